@@ -1,0 +1,86 @@
+"""Losses on the output layer, written in terms of its net input ``a_L``.
+
+Every loss gives the output error ``delta_L = d loss / d a_L`` per sample, which
+is what the feedback pathway carries down, and ``predict(a_L)``, the network's
+output. Shapes: ``a`` and ``y`` are ``(batch, n_out)``; losses are means over
+the batch of per-sample sums.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+from .transfer import Transfer, get_transfer
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class MSE:
+    """Squared error ``0.5 * ||phi_out(a) - y||^2`` with output transfer ``phi_out``."""
+
+    output: Transfer
+
+    name = "mse"
+
+    def predict(self, a: Array) -> Array:
+        return self.output.phi(a)
+
+    def value(self, a: Array, y: Array) -> float:
+        return float(0.5 * np.mean(np.sum((self.predict(a) - y) ** 2, axis=1)))
+
+    def delta(self, a: Array, y: Array) -> Array:
+        return (self.predict(a) - y) * self.output.dphi(a)
+
+
+@dataclass(frozen=True)
+class SigmoidCrossEntropy:
+    """Binary cross-entropy of independent sigmoid outputs; ``delta = sigmoid(a) - y``."""
+
+    name = "sigmoid_xent"
+
+    def predict(self, a: Array) -> Array:
+        return expit(a)
+
+    def value(self, a: Array, y: Array) -> float:
+        per_unit = -(y * log_expit(a) + (1.0 - y) * log_expit(-a))
+        return float(np.mean(np.sum(per_unit, axis=1)))
+
+    def delta(self, a: Array, y: Array) -> Array:
+        return expit(a) - y
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropy:
+    """Categorical cross-entropy of a softmax output; ``delta = softmax(a) - y``."""
+
+    name = "softmax_xent"
+
+    def predict(self, a: Array) -> Array:
+        return softmax(a, axis=1)
+
+    def value(self, a: Array, y: Array) -> float:
+        return float(-np.mean(np.sum(y * log_softmax(a, axis=1), axis=1)))
+
+    def delta(self, a: Array, y: Array) -> Array:
+        return softmax(a, axis=1) - y
+
+
+LOSSES = ("mse", "sigmoid_xent", "softmax_xent")
+
+
+def get_loss(name: str, output_transfer: str = "linear"):
+    """Return the loss called ``name``; ``output_transfer`` applies to ``mse`` only.
+
+    The cross-entropy losses contain their own output nonlinearity, so their
+    output layer is linear (``a_L`` are logits).
+    """
+    if name == "mse":
+        return MSE(get_transfer(output_transfer))
+    if name == "sigmoid_xent":
+        return SigmoidCrossEntropy()
+    if name == "softmax_xent":
+        return SoftmaxCrossEntropy()
+    raise ValueError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")

@@ -1,0 +1,150 @@
+"""The ``mirrorlab`` command line.
+
+    mirrorlab run CONFIG.toml [--rule R] [--seed S] [--out DIR] [--set FIELD=VALUE ...]
+    mirrorlab compare CONFIG.toml --rules bp,fa,ss,wm,kp --seeds N --out DIR
+    mirrorlab plot RESULTS_DIR
+
+Exit status: 0 done, 2 bad config or data, 3 the run diverged, 130 interrupted
+(finished checkpoints stay on disk, marked incomplete).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from ..analysis import plots
+from . import results
+from .config import ConfigError, load_config
+from .data import DataError
+from .matrix_engine import DivergenceError
+from .train import run_matrix
+
+
+def _parse_assignment(text: str) -> tuple[str, object]:
+    """``"training.lr=0.1"`` -> ``("training.lr", 0.1)``; values are TOML-like literals."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {text!r}: expected FIELD=VALUE, e.g. training.lr=0.1")
+    try:
+        value = ast.literal_eval(raw.replace("true", "True").replace("false", "False"))
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def _config(args, **fixed):
+    overrides = dict(_parse_assignment(s) for s in args.set)
+    overrides.update({k: v for k, v in fixed.items() if v is not None})
+    return load_config(args.config, **overrides)
+
+
+def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
+    """(Re)draw every figure of a results folder from its recordings."""
+    run_dir = Path(run_dir)
+    metrics = results.read_metrics(run_dir)
+    written = plots.plot_run(metrics, run_dir / "figures", fmt=fmt)
+    if (run_dir / "arrays.npz").exists():
+        W, _, B = results.load_network_arrays(run_dir)
+        written.append(plots.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
+                                                 title=f"{metrics['rule']}: B against W^T"))
+    return written
+
+
+def run_one(config, out_dir: Path, progress: bool = True) -> dict:
+    """Run one config into ``out_dir`` (results folder with figures); return its metrics."""
+    metrics = run_matrix(config, out_dir, progress=progress)
+    draw_figures(out_dir)
+    return metrics
+
+
+def cmd_run(args) -> int:
+    config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed})
+    out = Path(args.out or Path("results") / config.experiment.name /
+               f"{config.rule.name}_seed{config.experiment.seed}")
+    metrics = run_one(config, out, progress=not args.quiet)
+    final = metrics["final"]
+    accuracy = final["test_accuracy"]
+    print(f"{config.rule.name} seed {config.experiment.seed}: "
+          + (f"test accuracy {100 * accuracy:.2f} %, " if accuracy is not None else "")
+          + "weight angles " + ", ".join(f"{a:.1f}°" for a in final["weight_angle_deg"]))
+    print(f"results in {out}/ (figures in {out}/figures/)")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    out = Path(args.out)
+    runs_by_rule: dict[str, list[dict]] = {}
+    for rule in rules:
+        for seed in range(args.seeds):
+            config = _config(args, **{"rule.name": rule, "experiment.seed": seed})
+            run_dir = out / rule / f"seed{seed}"
+            if results.is_complete(run_dir):
+                metrics = results.read_metrics(run_dir)   # resume: keep finished runs
+            else:
+                metrics = run_one(config, run_dir, progress=not args.quiet)
+            runs_by_rule.setdefault(rule, []).append(metrics)
+    summary = {rule: [m["final"] for m in runs] for rule, runs in runs_by_rule.items()}
+    results.write_json(out / "summary.json", summary)
+    figures = plots.plot_compare(runs_by_rule, out / "figures")
+    print(plots.summary_table(summary))
+    print(f"summary in {out / 'summary.json'}; figures: " + ", ".join(str(f) for f in figures))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    for path in draw_figures(Path(args.results_dir), fmt=args.format):
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mirrorlab", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p):
+        p.add_argument("config", help="TOML config file")
+        p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override a config field, e.g. --set training.epochs=5")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        return p
+
+    run = with_config(sub.add_parser("run", help="train one network and record alignment"))
+    run.add_argument("--rule", help="bp, fa, ss, wm or kp (default: the config's)")
+    run.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    run.add_argument("--out", help="results folder (default results/NAME/RULE_seedS)")
+    run.set_defaults(handler=cmd_run)
+
+    compare = with_config(sub.add_parser("compare", help="several rules over several seeds"))
+    compare.add_argument("--rules", default="bp,fa,ss,wm,kp", help="comma-separated rules")
+    compare.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    compare.add_argument("--out", required=True, help="results folder")
+    compare.set_defaults(handler=cmd_compare)
+
+    plot = sub.add_parser("plot", help="redraw the figures of a results folder")
+    plot.add_argument("results_dir")
+    plot.add_argument("--format", default="png", choices=["png", "pdf", "svg"])
+    plot.set_defaults(handler=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except DivergenceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished checkpoints are on disk, marked incomplete",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The matrix engine: every rule as dense numpy updates (float64).
+
+This is the ground truth the Brian2 circuits are tested against and the fast
+path for sweeps. Conventions: ``W[l]`` is ``(n_{l+1}, n_l)`` (Python index l
+is weight layer l+1 of the papers), ``B[l]`` is ``W[l]``'s transposed shape,
+batches are rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..models.rules.base import Rule
+from ..models.transfer import Transfer
+
+Array = np.ndarray
+
+
+class DivergenceError(FloatingPointError):
+    """Weights became NaN or infinite; the message gives the step and the layer."""
+
+
+@dataclass
+class Network:
+    """Forward weights and biases, the rule's feedback state, optimiser velocity."""
+
+    W: list[Array]
+    b: list[Array]
+    B: list[Array]
+    velocity_W: list[Array] = field(default_factory=list)
+    velocity_b: list[Array] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.W[0].shape[1]] + [w.shape[0] for w in self.W]
+
+
+def init_network(sizes: list[int], rule: Rule, rng: np.random.Generator,
+                 init_gain: float = 1.0) -> Network:
+    """Forward weights ``init_gain * U(-1, 1) / sqrt(n_in)``, zero biases, the rule's B."""
+    W = [init_gain * rng.uniform(-1, 1, size=(n_out, n_in)) / np.sqrt(n_in)
+         for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    b = [np.zeros(n) for n in sizes[1:]]
+    B = [rule.init_feedback(rng, w) for w in W]
+    return Network(W, b, B, [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b])
+
+
+class MatrixEngine:
+    """A layered network trained by one rule.
+
+    Parameters
+    ----------
+    net : Network
+    rule : Rule
+    hidden, output : Transfer
+        Transfer functions of hidden layers and of the output layer.
+    loss : object with ``value``, ``delta``, ``predict`` (see ``models.losses``)
+    lr, momentum, weight_decay : float
+        Minibatch SGD: ``v <- momentum v + grad``, ``W <- W - lr v``.
+    mirror_scheme : {"alternating", "simultaneous"}
+        How the mirror phase injects noise (see :meth:`mirror_step`).
+    """
+
+    def __init__(self, net: Network, rule: Rule, hidden: Transfer, output: Transfer, loss, *,
+                 lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 mirror_scheme: str = "alternating"):
+        self.net, self.rule, self.loss = net, rule, loss
+        self.transfers = [hidden] * (len(net.W) - 1) + [output]
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        if mirror_scheme not in ("alternating", "simultaneous"):
+            raise ValueError(f"mirror_scheme: must be 'alternating' or 'simultaneous' "
+                             f"(got {mirror_scheme!r})")
+        self.mirror_scheme = mirror_scheme
+
+    # --- the two passes ---------------------------------------------------------------
+
+    def forward(self, x: Array) -> tuple[list[Array], list[Array]]:
+        """Net inputs ``a_1..a_L`` and activities ``x_0..x_L`` for a batch ``x`` (batch, n_0)."""
+        activities, net_inputs = [x], []
+        for W, b, phi in zip(self.net.W, self.net.b, self.transfers):
+            a = activities[-1] @ W.T + b
+            net_inputs.append(a)
+            activities.append(phi.phi(a))
+        return net_inputs, activities
+
+    def feedback_matrices(self) -> list[Array]:
+        """The matrices that carry the error down, as the rule defines them."""
+        return [self.rule.feedback_weights(W, B) for W, B in zip(self.net.W, self.net.B)]
+
+    def backward(self, net_inputs: list[Array], y: Array,
+                 feedback: list[Array] | None = None) -> list[Array]:
+        """Errors ``delta_1..delta_L`` (each (batch, n_l)) sent down through ``feedback``.
+
+        ``delta_L = dloss/da_L``; ``delta_{l-1} = phi'(a_{l-1}) * (delta_l B_l^T)``.
+        With ``feedback = [W^T ...]`` this is backpropagation.
+        """
+        feedback = self.feedback_matrices() if feedback is None else feedback
+        deltas = [self.loss.delta(net_inputs[-1], y)]
+        for l in range(len(self.net.W) - 1, 0, -1):
+            carried = deltas[0] @ feedback[l].T
+            deltas.insert(0, self.transfers[l - 1].dphi(net_inputs[l - 1]) * carried)
+        return deltas
+
+    def backprop_deltas(self, net_inputs: list[Array], y: Array) -> list[Array]:
+        return self.backward(net_inputs, y, [W.T for W in self.net.W])
+
+    # --- the two phases ---------------------------------------------------------------
+
+    def engaged_step(self, x: Array, y: Array) -> float:
+        """One task-learning batch: W (and B where the rule says) learn. Returns the loss."""
+        net = self.net
+        net_inputs, activities = self.forward(x)
+        deltas = self.backward(net_inputs, y)
+        batch = x.shape[0]
+        for l, (delta, pre) in enumerate(zip(deltas, activities[:-1])):
+            grad_W = delta.T @ pre / batch + self.weight_decay * net.W[l]
+            grad_b = delta.mean(axis=0)
+            net.velocity_W[l] = self.momentum * net.velocity_W[l] + grad_W
+            net.velocity_b[l] = self.momentum * net.velocity_b[l] + grad_b
+            step_W = self.lr * net.velocity_W[l]
+            dB = self.rule.engaged_update(net.W[l], net.B[l], step_W)
+            net.W[l] = net.W[l] - step_W - self.rule.forward_decay * net.W[l]
+            net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
+            if dB is not None:
+                net.B[l] = net.B[l] + dB
+        return self.loss.value(net_inputs[-1], y)
+
+    def mirror_step(self, noise: list[Array]) -> None:
+        """One mirror batch: B learns from noise, W is frozen.
+
+        ``noise[l]`` is ``(batch, n_l)`` for l = 0..L-1 (see
+        ``schedule.draw_mirror_noise``).
+
+        - ``alternating``: each layer is mirrored on its own: its input carries
+          only ``noise[l]``, its output is driven by W alone. Unbiased.
+        - ``simultaneous``: noise enters every layer at once and propagates up:
+          ``r_0 = xi_0``, ``r_l = phi(W_l r_{l-1} + b_l) + xi_l``; each B learns
+          from the activities on both sides, which carry the layers below.
+        """
+        rule, net = self.rule, self.net
+        pre = noise[0]
+        for l, (W, b, phi) in enumerate(zip(net.W, net.b, self.transfers)):
+            if self.mirror_scheme == "alternating":
+                pre = noise[l]
+            post = phi.phi(pre @ W.T + b)
+            net.B[l] = rule.control_growth(net.B[l] + rule.mirror_update(net.B[l], pre, post))
+            if self.mirror_scheme == "simultaneous" and l + 1 < len(noise):
+                pre = post + noise[l + 1]
+
+    # --- checks -------------------------------------------------------------------------
+
+    def check_finite(self, step: int) -> None:
+        """Raise :class:`DivergenceError` naming the step and layer if any weight is not finite."""
+        for l, (W, b, B) in enumerate(zip(self.net.W, self.net.b, self.net.B)):
+            for name, array in (("W", W), ("b", b), ("B", B)):
+                if not np.all(np.isfinite(array)):
+                    raise DivergenceError(
+                        f"diverged at step {step}: non-finite {name} in layer {l + 1} "
+                        f"({self.net.sizes[l]}→{self.net.sizes[l + 1]}); lower the learning "
+                        "rate(s)")
