@@ -150,8 +150,12 @@ class MatrixEngine:
 
     # --- checks -------------------------------------------------------------------------
 
-    def check_finite(self, step: int) -> None:
-        """Raise :class:`DivergenceError` naming the step and layer if any weight is not finite."""
+    def check_finite(self, step: int, loss: float = 0.0) -> None:
+        """Raise :class:`DivergenceError` naming the step and layer if any weight (or the
+        last batch's loss, which belongs to the output layer) is not finite."""
+        if not np.isfinite(loss):
+            raise DivergenceError(f"diverged at step {step}: non-finite loss in layer "
+                                  f"{len(self.net.W)} (the output); lower the learning rate(s)")
         for l, (W, b, B) in enumerate(zip(self.net.W, self.net.b, self.net.B)):
             for name, array in (("W", W), ("b", b), ("B", B)):
                 if not np.all(np.isfinite(array)):

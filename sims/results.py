@@ -33,8 +33,19 @@ def write_text(path: Path, text: str) -> None:
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
+def _finite_or_none(obj):
+    """JSON has no NaN or infinity: a diverged value is recorded as null."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
+    write_text(path, json.dumps(_finite_or_none(obj), indent=1, allow_nan=False) + "\n")
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -110,7 +110,7 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
             else:
                 engine.mirror_step(draw_mirror_noise(streams.noise, engine.rule.noise,
                                                      engine.net.sizes, mirror_batch_size(config)))
-            engine.check_finite(step)
+            engine.check_finite(step, losses[-1] if losses else 0.0)
             if event.phase == ENGAGED and (step % every == 0 or step == bar.total):
                 metrics["history"].append(
                     checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))

@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv (finding a Python >= 3.12 itself), installs, runs the demo
+#   make test   same set-up, then the test suite
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow benchmark clean
+
+$(STAMP): pyproject.toml
+	@python=$$(PYTHON="$(PYTHON)" scripts/find-python) || exit 1; \
+	echo "using $$python ($$($$python --version))"; \
+	$$python -m venv $(VENV) && \
+	$(BIN)/python -m pip install --quiet --upgrade pip && \
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mirrorlab compare configs/digits_mlp.toml --rules bp,fa,ss,wm,kp --seeds 3 --out results/demo
+	@echo "figures: results/demo/figures/ and results/demo/<rule>/seed<N>/figures/"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/matrix_engine.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,188 @@
+"""Tests for mirrorlab.analysis.plots (figures from synthetic recordings)."""
+
+import numpy as np
+import pytest
+
+from mirrorlab.analysis import plots as P
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAGIC = {"png": PNG_MAGIC, "pdf": b"%PDF", "svg": b"<?xml"}
+
+
+def fake_metrics(rule="wm", seed=0, n_steps=6, every=10, regression=False, **extra):
+    """A metrics dict shaped like metrics.json, with angles falling over training."""
+    rng = np.random.default_rng(seed)
+    history = []
+    for i in range(n_steps):
+        frac = i / max(n_steps - 1, 1)
+        history.append(
+            {
+                "step": i * every,
+                "epoch": i * every / 50.0,
+                "weight_angle_deg": [90.0 - 80.0 * frac + rng.normal(), 88.0 - 70.0 * frac],
+                "delta_angle_deg": [85.0 - 60.0 * frac, 80.0 - 50.0 * frac],
+                "sign_concordance": [0.5 + 0.4 * frac, 0.5 + 0.3 * frac],
+                "norm_ratio": [1.0, 1.0 + frac],
+                "train_loss": 1.2 - frac,
+                "test_loss": 1.3 - frac,
+                "test_accuracy": None if regression else 0.1 + 0.8 * frac,
+            }
+        )
+    return {
+        "rule": rule,
+        "engine": "matrix",
+        "seed": seed,
+        "history": history,
+        "final": {
+            "test_accuracy": history[-1]["test_accuracy"],
+            "weight_angle_deg": history[-1]["weight_angle_deg"],
+        },
+        "complete": True,
+        **extra,
+    }
+
+
+def assert_written(paths, fmt="png"):
+    assert paths, "no paths returned"
+    for path in paths:
+        assert path.exists() and path.stat().st_size > 0
+        assert path.suffix == f".{fmt}"
+        head = path.read_bytes()[:64]
+        assert head.startswith(MAGIC[fmt]) or (fmt == "svg" and b"<svg" in path.read_bytes()[:400])
+
+
+# ------------------------------------------------------------------ plot_run
+
+
+def test_plot_run_writes_png_and_closes_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    metrics = fake_metrics(sizes=[64, 100, 10], mirror_intervals=[[0, 10], [30, 40]])
+    paths = P.plot_run(metrics, tmp_path / "new" / "dir")
+    assert paths == [tmp_path / "new" / "dir" / "alignment.png"]
+    assert_written(paths)
+    assert len(plt.get_fignums()) == before
+
+
+@pytest.mark.parametrize("fmt, regression", [("pdf", True), ("svg", False)])
+def test_plot_run_vector_formats_and_regression(tmp_path, fmt, regression):
+    """pdf/svg output; the pdf case is a regression run (test_accuracy None: losses only)."""
+    metrics = fake_metrics(regression=regression)
+    assert P.plot_run(metrics, tmp_path, fmt=fmt) == [tmp_path / f"alignment.{fmt}"]
+    assert_written([tmp_path / f"alignment.{fmt}"], fmt)
+
+
+def test_plot_run_rejects_bad_format_and_empty_history(tmp_path):
+    with pytest.raises(ValueError, match="fmt"):
+        P.plot_run(fake_metrics(), tmp_path, fmt="jpg")
+    with pytest.raises(ValueError, match="history"):
+        P.plot_run({"rule": "wm", "history": []}, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_layer_labels_use_sizes_when_they_fit():
+    assert P._layer_labels(2, [64, 100, 10]) == ["layer 1 (64→100)", "layer 2 (100→10)"]
+    assert P._layer_labels(2, None) == ["W1", "W2"]
+    assert P._layer_labels(2, [64, 10]) == ["W1", "W2"]
+
+
+# ------------------------------------------------------------------ plot_weight_scatter
+
+
+def test_plot_weight_scatter_png_without_suffix(tmp_path):
+    rng = np.random.default_rng(0)
+    W_list = [rng.normal(size=(120, 60)), rng.normal(size=(10, 120))]  # 7200 entries: subsampled
+    B_list = [0.5 * W_list[0].T + 0.1 * rng.normal(size=(60, 120)), rng.normal(size=(120, 10))]
+    paths = P.plot_weight_scatter(W_list, B_list, tmp_path / "scatter", title="after training")
+    assert paths == [tmp_path / "scatter.png"]
+    assert_written(paths)
+
+
+def test_plot_weight_scatter_pdf_and_errors(tmp_path):
+    W = np.arange(6.0).reshape(2, 3)
+    assert_written(P.plot_weight_scatter([W], [W.T], tmp_path / "s.pdf"), "pdf")
+    with pytest.raises(ValueError, match="fmt"):
+        P.plot_weight_scatter([W], [W.T], tmp_path / "s.gif")
+    with pytest.raises(ValueError, match="layer 0"):
+        P.plot_weight_scatter([W], [W], tmp_path / "s.png")
+
+
+def test_subsample_is_fixed_and_bounded():
+    x = np.arange(20000.0)
+    xs, ys = P._subsample(x, -x)
+    assert xs.size == P.MAX_SCATTER_POINTS
+    np.testing.assert_array_equal(ys, -xs)
+    np.testing.assert_array_equal(P._subsample(x, x)[0], xs)
+
+
+def test_least_squares_slope_through_origin():
+    x = np.array([1.0, 2.0, -3.0])
+    assert P._slope_through_origin(x, 2.5 * x) == pytest.approx(2.5)
+    assert P._slope_through_origin(np.zeros(3), x) == 0.0
+
+
+# ------------------------------------------------------------------ plot_compare
+
+
+def runs_by_rule(regression=False):
+    return {
+        rule: [fake_metrics(rule, seed, n_steps=5 + seed, regression=regression) for seed in range(3)]
+        for rule in ("bp", "fa", "wm", "kp", "custom")
+    }
+
+
+def test_plot_compare_writes_both_figures(tmp_path):
+    paths = P.plot_compare(runs_by_rule(), tmp_path)
+    assert [p.name for p in paths] == ["compare_weight_angle.png", "compare_accuracy.png"]
+    assert_written(paths)
+
+
+def test_plot_compare_regression_svg(tmp_path):
+    assert_written(P.plot_compare(runs_by_rule(regression=True), tmp_path, fmt="svg"), "svg")
+
+
+def test_plot_compare_rejects_bad_format(tmp_path):
+    with pytest.raises(ValueError, match="fmt"):
+        P.plot_compare(runs_by_rule(), tmp_path, fmt="eps")
+
+
+def test_seed_curves_use_common_steps():
+    runs = [fake_metrics(seed=0, n_steps=3), fake_metrics(seed=1, n_steps=5)]
+    steps, curves = P._seed_curves(runs, "test_accuracy", None)
+    np.testing.assert_array_equal(steps, [0, 10, 20])
+    assert curves.shape == (2, 3)
+
+
+def test_rule_colors_fixed_and_distinct():
+    colors = P._rule_colors(["bp", "fa", "ss", "wm", "kp", "x", "y"])
+    assert colors["bp"] == "black" and colors["wm"] == "tab:blue" and colors["kp"] == "tab:green"
+    assert colors["fa"] == "tab:red" and colors["ss"] == "tab:orange"
+    assert len(set(colors.values())) == 7
+
+
+# ------------------------------------------------------------------ summary_table
+
+
+def test_summary_table_means_and_rules():
+    summary = {
+        "wm": [
+            {"test_accuracy": 0.90, "weight_angle_deg": [10.0, 20.0]},
+            {"test_accuracy": 0.80, "weight_angle_deg": [14.0, 30.0]},
+        ],
+        "fa": [{"test_accuracy": 0.70, "weight_angle_deg": [60.0, 70.0]}],
+    }
+    table = P.summary_table(summary)
+    lines = table.splitlines()
+    assert "rule" in lines[0] and "W2 angle (deg)" in lines[0]
+    wm_row = next(line for line in lines if line.startswith("| wm"))
+    assert "85.00 ± 7.07" in wm_row  # mean of 90 % and 80 %, sample std
+    assert "12.0 ± 2.8" in wm_row and "25.0 ± 7.1" in wm_row
+    fa_row = next(line for line in lines if line.startswith("| fa"))
+    assert "70.00 ± 0.00" in fa_row and "60.0 ± 0.0" in fa_row
+    assert len({len(line) for line in lines}) == 1  # aligned columns
+
+
+def test_summary_table_regression_shows_na():
+    table = P.summary_table({"kp": [{"test_accuracy": None, "weight_angle_deg": [5.0]}]})
+    assert "n/a" in table and "kp" in table and "5.0 ± 0.0" in table
