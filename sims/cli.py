@@ -48,7 +48,7 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
     if (run_dir / "arrays.npz").exists():
         W, _, B = results.load_network_arrays(run_dir)
         written.append(plots.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
-                                                 title=f"{metrics['rule']}: B against W^T"))
+                                                 title=f"{metrics['rule']}: B against Wᵀ"))
     return written
 
 
