@@ -1,7 +1,7 @@
 """Run configuration: TOML in sections, every field typed and validated.
 
 A config file has the sections ``[experiment] [data] [network] [training]
-[rule] [schedule] [device] [circuit]``; every field has a default, so a file
+[rule] [schedule] [constraints] [device] [circuit]``; every field has a default, so a file
 names only what differs. ``base = "other.toml"`` at the top of a file layers it
 over another file (paths relative to the file). Unknown sections or fields,
 wrong types, NaN and out-of-range values raise :class:`ConfigError` naming the
@@ -20,6 +20,7 @@ from typing import Any
 
 import tomli_w
 
+from ..models.constraints import FeedbackConstraints
 from ..models.losses import LOSSES
 from ..models.noise import NOISE_DISTRIBUTIONS, NoiseSource
 from ..models.rules import RULES
@@ -213,6 +214,31 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class ConstraintsConfig:
+    """Biological constraints on the feedback synapses B (see ``models/constraints.py``).
+
+    ``feedback_dale``: each feedback neuron (column of ``B_l``) has a fixed sign,
+    a share ``feedback_excitatory_fraction`` of them (exactly, rounded) excitatory;
+    wrong-sign entries are set to zero after every update. ``feedback_levels``:
+    0 = continuous; an odd n >= 3 = the feedback delivers only n values (3 = ternary).
+    """
+
+    feedback_dale: bool = False
+    feedback_excitatory_fraction: float = 0.5
+    feedback_levels: int = 0
+
+    def validate(self):
+        _require(0 <= self.feedback_excitatory_fraction <= 1,
+                 "constraints.feedback_excitatory_fraction", "must be in [0, 1]",
+                 self.feedback_excitatory_fraction)
+        _require(self.feedback_levels == 0 or (self.feedback_levels >= 3
+                                               and self.feedback_levels % 2 == 1),
+                 "constraints.feedback_levels",
+                 "must be 0 (continuous) or an odd number >= 3 (3 = ternary)",
+                 self.feedback_levels)
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     """Where a circuit runs: Brian2 ``runtime``, ``cpp`` (cpp_standalone) or ``cuda``."""
 
@@ -252,6 +278,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
 
@@ -263,6 +290,12 @@ class Config:
                      and self.data.teacher_sizes[-1] == self.network.sizes[-1],
                      "network.sizes", "must start and end like data.teacher_sizes "
                      f"{self.data.teacher_sizes}", self.network.sizes)
+        if RULES[self.rule.name].transports_weights:
+            for name in ("feedback_dale", "feedback_levels"):
+                value = getattr(self.constraints, name)
+                _require(not value, f"constraints.{name}",
+                         f"has no meaning with rule.name = {self.rule.name!r}, whose feedback is "
+                         "read from W (no feedback synapses of its own to constrain)", value)
         return self
 
     def replace(self, **dotted: Any) -> "Config":
@@ -383,3 +416,10 @@ def make_rule(rule: RuleConfig):
                            target_std=wm.target_std, scale=wm.scale)
     params = getattr(rule, rule.name, None)
     return RULES[rule.name](**dataclasses.asdict(params)) if params else RULES[rule.name]()
+
+
+def make_constraints(constraints: ConstraintsConfig) -> FeedbackConstraints:
+    """The feedback constraints that ``[constraints]`` describes."""
+    return FeedbackConstraints(dale=constraints.feedback_dale,
+                               excitatory_fraction=constraints.feedback_excitatory_fraction,
+                               levels=constraints.feedback_levels)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..models.constraints import FeedbackConstraints, project_dale
 from ..models.rules.base import Rule
 from ..models.transfer import Transfer
 
@@ -23,13 +24,18 @@ class DivergenceError(FloatingPointError):
 
 @dataclass
 class Network:
-    """Forward weights and biases, the rule's feedback state, optimiser velocity."""
+    """Forward weights and biases, the rule's feedback state, optimiser velocity.
+
+    ``feedback_signs[l]`` (one +1/-1 per column of ``B[l]``) are the fixed signs
+    of the feedback neurons under Dale's principle; None = no sign constraint.
+    """
 
     W: list[Array]
     b: list[Array]
     B: list[Array]
     velocity_W: list[Array] = field(default_factory=list)
     velocity_b: list[Array] = field(default_factory=list)
+    feedback_signs: list[Array] | None = None
 
     @property
     def sizes(self) -> list[int]:
@@ -37,13 +43,21 @@ class Network:
 
 
 def init_network(sizes: list[int], rule: Rule, rng: np.random.Generator,
-                 init_gain: float = 1.0) -> Network:
-    """Forward weights ``init_gain * U(-1, 1) / sqrt(n_in)``, zero biases, the rule's B."""
+                 init_gain: float = 1.0, constraints: FeedbackConstraints | None = None) -> Network:
+    """Forward weights ``init_gain * U(-1, 1) / sqrt(n_in)``, zero biases, the rule's B.
+
+    Drawn from ``rng`` in this order: every W, every B, then (Dale's principle
+    only) the feedback neurons' signs, onto which the initial B is projected.
+    """
     W = [init_gain * rng.uniform(-1, 1, size=(n_out, n_in)) / np.sqrt(n_in)
          for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     b = [np.zeros(n) for n in sizes[1:]]
     B = [rule.init_feedback(rng, w) for w in W]
-    return Network(W, b, B, [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b])
+    signs = constraints.draw_signs(rng, B) if constraints is not None else None
+    if signs is not None:
+        B = [project_dale(fb, s) for fb, s in zip(B, signs)]
+    return Network(W, b, B, [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b],
+                   signs)
 
 
 class MatrixEngine:
@@ -60,12 +74,18 @@ class MatrixEngine:
         Minibatch SGD: ``v <- momentum v + grad``, ``W <- W - lr v``.
     mirror_scheme : {"alternating", "simultaneous"}
         How the mirror phase injects noise (see :meth:`mirror_step`).
+    constraints : FeedbackConstraints, optional
+        Its ``levels`` quantise the feedback that is delivered. Dale's
+        principle comes with the network: whenever ``net.feedback_signs`` is
+        set, B is projected onto those signs after every update.
     """
 
     def __init__(self, net: Network, rule: Rule, hidden: Transfer, output: Transfer, loss, *,
                  lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mirror_scheme: str = "alternating"):
+                 mirror_scheme: str = "alternating",
+                 constraints: FeedbackConstraints | None = None):
         self.net, self.rule, self.loss = net, rule, loss
+        self.constraints = constraints or FeedbackConstraints()
         self.transfers = [hidden] * (len(net.W) - 1) + [output]
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         if mirror_scheme not in ("alternating", "simultaneous"):
@@ -85,8 +105,14 @@ class MatrixEngine:
         return net_inputs, activities
 
     def feedback_matrices(self) -> list[Array]:
-        """The matrices that carry the error down, as the rule defines them."""
-        return [self.rule.feedback_weights(W, B) for W, B in zip(self.net.W, self.net.B)]
+        """The matrices that carry the error down, as the rule (and ``levels``) define them."""
+        deliver = self.constraints.deliver
+        return [deliver(self.rule.feedback_weights(W, B)) for W, B in zip(self.net.W, self.net.B)]
+
+    def _constrain(self, l: int, B: Array) -> Array:
+        """Layer ``l``'s B after an update: wrong-sign entries zeroed under Dale's principle."""
+        signs = self.net.feedback_signs
+        return B if signs is None else project_dale(B, signs[l])
 
     def backward(self, net_inputs: list[Array], y: Array,
                  feedback: list[Array] | None = None) -> list[Array]:
@@ -123,7 +149,7 @@ class MatrixEngine:
             net.W[l] = net.W[l] - step_W - self.rule.forward_decay * net.W[l]
             net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
             if dB is not None:
-                net.B[l] = net.B[l] + dB
+                net.B[l] = self._constrain(l, net.B[l] + dB)
         return self.loss.value(net_inputs[-1], y)
 
     def mirror_step(self, noise: list[Array]) -> None:
@@ -144,7 +170,8 @@ class MatrixEngine:
             if self.mirror_scheme == "alternating":
                 pre = noise[l]
             post = phi.phi(pre @ W.T + b)
-            net.B[l] = rule.control_growth(net.B[l] + rule.mirror_update(net.B[l], pre, post))
+            updated = self._constrain(l, net.B[l] + rule.mirror_update(net.B[l], pre, post))
+            net.B[l] = rule.control_growth(updated)   # a positive rescaling keeps the signs
             if self.mirror_scheme == "simultaneous" and l + 1 < len(noise):
                 pre = post + noise[l + 1]
 

@@ -12,7 +12,7 @@ from ..analysis import metrics as M
 from ..models.losses import get_loss
 from ..models.transfer import get_transfer
 from . import results
-from .config import Config, make_rule, to_toml
+from .config import Config, make_constraints, make_rule, to_toml
 from .data import Dataset, load_dataset
 from .matrix_engine import DivergenceError, MatrixEngine, init_network
 from .schedule import ENGAGED, draw_mirror_noise, phase_plan, steps_per_epoch
@@ -35,14 +35,15 @@ class Streams:
 
 def build_engine(config: Config, rng: np.random.Generator) -> MatrixEngine:
     """A :class:`MatrixEngine` with freshly initialised weights, as ``config`` says."""
-    rule = make_rule(config.rule)
-    net = init_network(config.network.sizes, rule, rng, config.network.init_gain)
+    rule, constraints = make_rule(config.rule), make_constraints(config.constraints)
+    net = init_network(config.network.sizes, rule, rng, config.network.init_gain, constraints)
     return MatrixEngine(
         net, rule, get_transfer(config.network.transfer),
         get_transfer(config.network.output_transfer),
         get_loss(config.network.loss, config.network.output_transfer),
         lr=config.training.lr, momentum=config.training.momentum,
-        weight_decay=config.training.weight_decay, mirror_scheme=config.schedule.mirror_scheme)
+        weight_decay=config.training.weight_decay, mirror_scheme=config.schedule.mirror_scheme,
+        constraints=constraints)
 
 
 def mirror_batch_size(config: Config) -> int:

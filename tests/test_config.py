@@ -26,6 +26,11 @@ BAD_FIELDS = [
     ({"rule": {"ss": {"magnitudes": "gaussian"}}}, "rule.ss.magnitudes"),
     ({"schedule": {"mirror_every": 0}}, "schedule.mirror_every"),
     ({"schedule": {"mirror_scheme": "sometimes"}}, "schedule.mirror_scheme"),
+    ({"constraints": {"feedback_dale": 1}}, "constraints.feedback_dale"),
+    ({"constraints": {"feedback_excitatory_fraction": 1.2}},
+     "constraints.feedback_excitatory_fraction"),
+    ({"constraints": {"feedback_levels": 4}}, "constraints.feedback_levels"),
+    ({"rule": {"name": "bp"}, "constraints": {"feedback_dale": True}}, "constraints.feedback_dale"),
     ({"device": {"name": "tpu"}}, "device.name"),
     ({"circuit": {"neuron": "hodgkin"}}, "circuit.neuron"),
     ({"circuit": {"dt_ms": -0.1}}, "circuit.dt_ms"),
@@ -39,7 +44,7 @@ def test_bad_value_names_the_field(tree, field):
 
 
 @pytest.mark.parametrize("section", ["experiment", "data", "network", "training", "rule",
-                                     "schedule", "device", "circuit"])
+                                     "schedule", "constraints", "device", "circuit"])
 def test_unknown_key_in_every_section_is_rejected(section):
     with pytest.raises(ConfigError, match=rf"{section}\.typo: unknown field"):
         from_dict({section: {"typo": 1}})
