@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	echo "using $$python ($$($$python --version))"; \
 	$$python -m venv $(VENV) && \
 	$(BIN)/python -m pip install --quiet --upgrade pip && \
-	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster,gpu]"
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,0 +1,219 @@
+"""Where a Brian2 circuit runs: ``runtime``, ``cpp`` (cpp_standalone) or ``cuda``
+(cuda_standalone through brian2cuda).
+
+:func:`activate` resets Brian2 and selects a device with mirrorlab's
+preferences; :func:`build` compiles (and runs) a standalone project. For CUDA
+toolkits from 13 on, whose Thrust and libcu++ need C++17 while brian2cuda 1.0b1
+and Brian2 2.10.1 pass ``-std=c++11``, the C++17 flags are set through
+preferences at run time — installed packages are never edited. Errors say which
+part is missing and how to install it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+DEVICE_NAMES = ("runtime", "cpp", "cuda")
+RUNTIME_TARGETS = ("numpy", "cython")
+STANDALONE_NAMES = {"cpp": "cpp_standalone", "cuda": "cuda_standalone"}
+GPU_INSTALL_HINT = "install the gpu extra: pip install 'mirrorlab[gpu]'"
+
+
+class DeviceError(RuntimeError):
+    """The chosen device cannot run here; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """A Brian2 device choice.
+
+    Parameters
+    ----------
+    name : {"runtime", "cpp", "cuda"}
+    build_dir : str or Path, optional
+        Standalone project folder (required for cpp and cuda; one per device:
+        a cpp and a cuda build must never share a folder).
+    threads : int
+        OpenMP threads for cpp_standalone (0 = Brian2's default, one thread).
+    gpu_id : int
+        The CUDA device for cuda_standalone.
+    target : {"numpy", "cython"}
+        Code generation target of the runtime device.
+    compile : bool
+        False: standalone devices only write the sources and the makefile
+        (how CUDA code generation is tested on machines without a GPU).
+    compute_capability : float
+        Target when no GPU can be queried (``compile`` False, or no driver on
+        this machine: the binary is built but not run). Default 9.0 (Hopper).
+    """
+
+    name: str = "runtime"
+    build_dir: str | Path | None = None
+    threads: int = 0
+    gpu_id: int = 0
+    target: str = "numpy"
+    compile: bool = True
+    compute_capability: float = 9.0
+
+    def __post_init__(self):
+        if self.name not in DEVICE_NAMES:
+            raise DeviceError(f"device: must be one of {', '.join(DEVICE_NAMES)} "
+                              f"(got {self.name!r})")
+        if self.target not in RUNTIME_TARGETS:
+            raise DeviceError(f"device target: must be one of {', '.join(RUNTIME_TARGETS)} "
+                              f"(got {self.target!r})")
+        if self.standalone and self.build_dir is None:
+            raise DeviceError(f"device {self.name!r} needs a build_dir")
+
+    @property
+    def standalone(self) -> bool:
+        return self.name in STANDALONE_NAMES
+
+    def describe(self) -> str:
+        """What ``metrics.json`` records as the device."""
+        if self.name == "runtime":
+            return f"runtime ({self.target})"
+        if self.name == "cpp":
+            return f"cpp_standalone ({self.threads or 1} thread{'s' if self.threads > 1 else ''})"
+        return f"cuda_standalone (GPU {self.gpu_id})"
+
+
+def activate(device: Device) -> None:
+    """Reset Brian2's device and preferences, then select ``device``."""
+    import brian2
+
+    brian2.device.reinit()
+    brian2.device.activate()
+    brian2.prefs.reset_to_defaults()
+    if device.name == "runtime":
+        brian2.set_device("runtime")
+        brian2.prefs.codegen.target = device.target
+        return
+    if device.name == "cuda":
+        _import_brian2cuda()
+    brian2.set_device(STANDALONE_NAMES[device.name], build_on_run=False,
+                      directory=str(device.build_dir))
+    if device.name == "cpp":
+        brian2.prefs.devices.cpp_standalone.openmp_threads = device.threads
+    else:
+        _set_cuda_preferences(device)
+
+
+def build(device: Device, run: bool = True, run_args: dict | None = None) -> None:
+    """Compile (if ``device.compile``) and run a standalone project after its ``run()`` calls."""
+    import brian2
+
+    if device.name == "cuda" and device.compile and run:
+        check_gpu(device.gpu_id)
+    brian2.device.build(directory=str(device.build_dir), compile=device.compile,
+                        run=run and device.compile, run_args=run_args)
+
+
+# --- CUDA --------------------------------------------------------------------------------
+
+def _import_brian2cuda():
+    try:
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+    except ImportError as err:
+        raise DeviceError(f"--device cuda needs brian2cuda, which is not installed: "
+                          f"{GPU_INSTALL_HINT}") from err
+
+
+def nvcc_path() -> Path | None:
+    """nvcc as brian2cuda looks for it: $CUDA_PATH/bin, then PATH, then /usr/local/cuda."""
+    candidates = []
+    if os.environ.get("CUDA_PATH"):
+        candidates.append(Path(os.environ["CUDA_PATH"]) / "bin" / "nvcc")
+    if shutil.which("nvcc"):
+        candidates.append(Path(shutil.which("nvcc")))
+    candidates.append(Path("/usr/local/cuda/bin/nvcc"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def cuda_version(nvcc: Path) -> tuple[int, int]:
+    """The toolkit version that ``nvcc --version`` reports, e.g. (13, 0)."""
+    text = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"release (\d+)\.(\d+)", text)
+    if not found:
+        raise DeviceError(f"could not read the CUDA version from {nvcc} --version")
+    return int(found.group(1)), int(found.group(2))
+
+
+def needs_cxx17(version: tuple[int, int] | None) -> bool:
+    """CUDA >= 13 (Thrust/libcu++ of CCCL 3) rejects C++11; unknown: assume a new toolkit."""
+    return version is None or version >= (13, 0)
+
+
+def curand_dirs(build_dir: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """Include and library folders for cuRAND when the toolkit lacks it but the
+    ``nvidia-curand`` wheel is installed (``nvidia/cu*/include`` and ``lib``).
+
+    The wheel ships only ``libcurand.so.N``; brian2cuda links with ``-lcurand``,
+    so a ``libcurand.so`` link to it is made in ``build_dir/_curand``.
+    """
+    try:
+        import nvidia
+    except ImportError:
+        return [], []
+    includes, libs = [], []
+    for root in map(Path, nvidia.__path__):
+        for header in sorted(root.glob("cu*/include/curand.h")):
+            includes.append(str(header.parent))
+            lib_dir = header.parent.parent / "lib"
+            libs.append(str(lib_dir))
+            versioned = sorted(lib_dir.glob("libcurand.so.*"))
+            if build_dir is not None and versioned and not (lib_dir / "libcurand.so").exists():
+                link_dir = Path(build_dir) / "_curand"
+                link_dir.mkdir(parents=True, exist_ok=True)
+                link = link_dir / "libcurand.so"
+                link.unlink(missing_ok=True)
+                link.symlink_to(versioned[0])
+                libs.insert(0, str(link_dir))
+    return includes, libs
+
+
+def _set_cuda_preferences(device: Device) -> None:
+    import brian2
+
+    backend = brian2.prefs.devices.cuda_standalone.cuda_backend
+    nvcc = nvcc_path()
+    if nvcc is None and device.compile:
+        raise DeviceError("--device cuda needs the CUDA toolkit's nvcc, which was not found "
+                          "(looked in $CUDA_PATH/bin, PATH, /usr/local/cuda/bin): install the "
+                          "CUDA toolkit or set CUDA_PATH")
+    version = cuda_version(nvcc) if nvcc is not None else None
+    backend.gpu_id = device.gpu_id
+    if not device.compile:
+        backend.detect_cuda = False
+    if not device.compile or shutil.which("nvidia-smi") is None:
+        # No GPU to query: build for `compute_capability`; running is refused by build().
+        backend.detect_gpus = False
+        backend.compute_capability = device.compute_capability
+    if needs_cxx17(version):
+        backend.extra_compile_args_nvcc = [a for a in backend.extra_compile_args_nvcc
+                                           if not a.startswith("-std=")] + ["-std=c++17"]
+        gcc = brian2.prefs.codegen.cpp
+        gcc.extra_compile_args_gcc = [a for a in gcc.extra_compile_args_gcc
+                                      if not a.startswith("-std=")] + ["-std=c++17"]
+    includes, libs = curand_dirs(device.build_dir)
+    brian2.prefs.codegen.cpp.include_dirs = list(brian2.prefs.codegen.cpp.include_dirs) + includes
+    brian2.prefs.codegen.cpp.library_dirs = list(brian2.prefs.codegen.cpp.library_dirs) + libs
+    brian2.prefs.codegen.cpp.runtime_library_dirs = (
+        list(brian2.prefs.codegen.cpp.runtime_library_dirs) + libs)
+
+
+def check_gpu(gpu_id: int) -> None:
+    """Raise :class:`DeviceError` unless an NVIDIA GPU with index ``gpu_id`` is visible."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        raise DeviceError("--device cuda needs an NVIDIA GPU, but nvidia-smi was not found "
+                          "(no driver on this machine); use --device cpp here")
+    listed = subprocess.run([smi, "-L"], capture_output=True, text=True).stdout
+    gpus = [line for line in listed.splitlines() if line.startswith("GPU ")]
+    if gpu_id >= len(gpus):
+        raise DeviceError(f"--gpu-id {gpu_id}: this machine has {len(gpus)} GPU(s)"
+                          + (": " + "; ".join(gpus) if gpus else ""))
