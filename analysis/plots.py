@@ -36,6 +36,7 @@ __all__ = [
     "plot_weight_scatter",
     "plot_compare",
     "summary_table",
+    "plot_outcomes",
 ]
 
 #: Output formats accepted by the ``fmt`` argument.
@@ -547,3 +548,93 @@ def summary_table(summary: Mapping[str, Sequence[Mapping]]) -> str:
         row += [_mean_std([_layer_angle(f, l) for f in finals], digits=1) for l in range(n_layers)]
         rows.append(row)
     return _markdown(rows)
+
+
+# --------------------------------------------------------------------------- hypothesis outcomes
+
+
+#: Colour of each verdict in :func:`plot_outcomes`.
+VERDICT_COLORS = {"supported": "tab:green", "not supported": "tab:red", "inconclusive": "tab:orange"}
+
+
+def plot_outcomes(
+    values: Mapping[str, Sequence[float]],
+    out_path: str | Path,
+    *,
+    ylabel: str,
+    intervals: Mapping[str, Sequence[float]] | None = None,
+    boundary: float | None = None,
+    boundary_label: str = "claim boundary",
+    verdicts: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> list[Path]:
+    """An outcome per group: every seed's value, the mean and its confidence interval.
+
+    Groups are drawn left to right in the order given (the baseline first, by
+    convention). Each seed is a grey dot (spread sideways at fixed offsets so
+    that equal values stay visible), the mean a black bar with the interval
+    as an error bar. A dashed line marks the claim's boundary; a group's
+    verdict, if given, is written under its name in the verdict's colour
+    (supported green, not supported red, inconclusive orange).
+
+    Parameters
+    ----------
+    values : dict of str to sequence of float
+        Group name -> one value per seed (units of ``ylabel``); empty groups
+        are drawn as a name only.
+    out_path : str or Path
+        File to write; the suffix picks the format (``.png`` added if none).
+    ylabel : str
+        Axis label with units, e.g. "final angle(B₂, W₂ᵀ) (deg)".
+    intervals : dict of str to (low, high), optional
+        Interval of each group's mean (e.g. the bootstrap 95 % CI); NaNs are skipped.
+    boundary : float, optional
+        Where the claim's boundary lies on this axis (a threshold, or the
+        baseline mean plus the claimed margin).
+    boundary_label : str
+        Legend text of the boundary line.
+    verdicts : dict of str to str, optional
+        Group name -> "supported", "not supported" or "inconclusive".
+    title : str, optional
+
+    Returns
+    -------
+    list of Path
+        ``[out_path]``.
+    """
+    path = _scatter_path(out_path)
+    names = list(values)
+    with _style():
+        fig, ax = plt.subplots(figsize=(max(3.0, 1.3 * len(names) + 1.6), 3.4))
+        for i, name in enumerate(names):
+            y = np.asarray(values[name], dtype=float)
+            if y.size == 0:
+                continue
+            offsets = np.linspace(-0.12, 0.12, y.size) if y.size > 1 else np.zeros(1)
+            ax.scatter(i + offsets, y, s=14, color="0.55", zorder=2,
+                       label="one seed" if i == 0 else None)
+            mean = float(np.mean(y))
+            low, high = (intervals or {}).get(name, (np.nan, np.nan))
+            if np.isfinite(low) and np.isfinite(high):
+                ax.errorbar(i + 0.28, mean, yerr=[[mean - low], [high - mean]], fmt="none",
+                            ecolor="black", elinewidth=1.2, capsize=3, zorder=3,
+                            label="mean, 95% CI" if i == 0 else None)
+            ax.plot([i + 0.2, i + 0.36], [mean, mean], color="black", linewidth=2, zorder=3,
+                    label=None)
+        if boundary is not None:
+            ax.axhline(boundary, label=boundary_label, **_REFERENCE_LINE)
+        labels = []
+        for name in names:
+            verdict = (verdicts or {}).get(name)
+            labels.append(f"{name}\n{verdict}" if verdict else name)
+        ax.set_xticks(range(len(names)), labels)
+        for tick, name in zip(ax.get_xticklabels(), names):
+            tick.set_color(VERDICT_COLORS.get((verdicts or {}).get(name), "black"))
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="x", visible=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+        if title:
+            ax.set_title(title)
+        return [_save(fig, path)]

@@ -186,3 +186,14 @@ def test_summary_table_means_and_rules():
 def test_summary_table_regression_shows_na():
     table = P.summary_table({"kp": [{"test_accuracy": None, "weight_angle_deg": [5.0]}]})
     assert "n/a" in table and "kp" in table and "5.0 ± 0.0" in table
+
+
+def test_plot_outcomes_draws_every_group_with_boundary(tmp_path):
+    values = {"baseline": [3.0, 3.5, 3.2], "variant": [10.0, 11.0, 12.5], "failed": []}
+    (path,) = P.plot_outcomes(values, tmp_path / "outcomes", ylabel="angle (deg)",
+                              intervals={"baseline": (3.0, 3.4), "variant": (10.0, 12.0)},
+                              boundary=8.0, verdicts={"variant": "not supported"},
+                              title="a claim")
+    assert path.suffix == ".png" and path.read_bytes().startswith(PNG_MAGIC)
+    (svg,) = P.plot_outcomes({"only": [1.0]}, tmp_path / "one.svg", ylabel="x")
+    assert svg.read_bytes().startswith(b"<?xml")
