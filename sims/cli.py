@@ -3,9 +3,13 @@
     mirrorlab run CONFIG.toml [--rule R] [--seed S] [--out DIR] [--set FIELD=VALUE ...]
     mirrorlab compare CONFIG.toml --rules bp,fa,ss,wm,kp --seeds N --out DIR
     mirrorlab plot RESULTS_DIR
+    mirrorlab sweep SWEEP.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
+    mirrorlab hypothesis HYPOTHESIS.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
 
-Exit status: 0 done, 2 bad config or data, 3 the run diverged, 130 interrupted
-(finished checkpoints stay on disk, marked incomplete).
+Exit status: 0 done, 1 some runs of a sweep or hypothesis failed (recorded in
+their failed.json; rerun to retry), 2 bad config or data (or Dask missing),
+3 the run diverged, 130 interrupted (finished checkpoints stay on disk, marked
+incomplete).
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ from ..analysis import plots
 from . import results
 from .config import ConfigError, load_config
 from .data import DataError
+from .engines import run as run_config
 from .matrix_engine import DivergenceError
-from .train import run_matrix
+from .sweep import ClusterUnavailable
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
@@ -54,7 +59,7 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
 
 def run_one(config, out_dir: Path, progress: bool = True) -> dict:
     """Run one config into ``out_dir`` (results folder with figures); return its metrics."""
-    metrics = run_matrix(config, out_dir, progress=progress)
+    metrics = run_config(config, out_dir, progress=progress)
     draw_figures(out_dir)
     return metrics
 
@@ -100,6 +105,54 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def _cluster_options(args) -> dict:
+    if args.scheduler and args.workers:
+        raise ConfigError("--workers: sets the size of a local cluster; with --scheduler the "
+                          "cluster's own workers run the tasks")
+    return {"scheduler": args.scheduler, "workers": args.workers}
+
+
+def _report_runs(outcomes) -> int:
+    """Print how many runs ran, were skipped and failed; 1 if any failed."""
+    from .sweep import describe_failures
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("complete", "skipped", "failed")}
+    print(f"{len(outcomes)} runs: {counts['complete']} ran now, {counts['skipped']} had "
+          f"finished before, {counts['failed']} failed")
+    if counts["failed"]:
+        print(describe_failures(outcomes), file=sys.stderr)
+        print("rerun the same command to retry the failed runs", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+    spec = sweep.load_sweep(args.file, **dict(_parse_assignment(s) for s in args.set))
+    out = Path(args.out or Path("results") / Path(args.file).stem)
+    with sweep.dask_client(**_cluster_options(args)) as client:
+        outcomes, table = sweep.run_sweep(spec, out, client, progress=not args.quiet)
+    status = _report_runs(outcomes)
+    print(f"table of every run's final metrics: {table}")
+    return status
+
+
+def cmd_hypothesis(args) -> int:
+    from . import hypothesis, sweep
+    spec = hypothesis.load_hypothesis(args.file, **dict(_parse_assignment(s) for s in args.set))
+    out = Path(args.out or Path("results") / "hypotheses" / Path(args.file).stem)
+    with sweep.dask_client(**_cluster_options(args)) as client:
+        report, outcomes = hypothesis.run_hypothesis(spec, out, client, progress=not args.quiet)
+    status = _report_runs(outcomes)
+    print(f"{report['title']}\nclaim: {report['claim']['text']}")
+    for name, result in report["results"].items():
+        group = report["groups"][name]
+        print(f"  {name}: {result['verdict']} (n = {group['n']}, estimate "
+              f"{result['estimate']:.3g} [{result['ci_low']:.3g}, {result['ci_high']:.3g}], "
+              f"p = {result['p_value']:.3g}) - {result['reason']}")
+    print(f"report: {out / 'hypothesis.md'}, {out / 'hypothesis.json'}, "
+          f"{out / 'hypothesis.png'}")
+    return status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirrorlab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +180,26 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("results_dir")
     plot.add_argument("--format", default="png", choices=["png", "pdf", "svg"])
     plot.set_defaults(handler=cmd_plot)
+
+    def with_cluster(p, default_out):
+        p.add_argument("file", help="TOML file")
+        p.add_argument("--out", help=f"results folder (default {default_out})")
+        p.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
+        p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run on this existing Dask cluster instead of a local one")
+        p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override a config field in every run")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        return p
+
+    sweep = with_cluster(sub.add_parser(
+        "sweep", help="a grid of fields x seeds on Dask; one CSV of every run's final metrics"),
+        "results/FILE_STEM")
+    sweep.set_defaults(handler=cmd_sweep)
+    hypothesis = with_cluster(sub.add_parser(
+        "hypothesis", help="baseline vs variants over seeds on Dask: statistics and a verdict"),
+        "results/hypotheses/FILE_STEM")
+    hypothesis.set_defaults(handler=cmd_hypothesis)
     return parser
 
 
@@ -135,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ClusterUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except DivergenceError as err:

@@ -1,0 +1,31 @@
+"""One entry point for a training run, whatever the engine.
+
+:func:`run` picks the engine that ``config.experiment.engine`` names and runs
+the config into a results folder. The CLI, sweeps and hypothesis tests all go
+through it, so a new engine (the Brian2 circuits) is one line in
+:data:`RUNNERS`: a function ``(config, out_dir, *, progress) -> metrics``
+that writes the results folder described in ``sims/results.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .config import Config, ConfigError
+from .train import run_matrix
+
+Runner = Callable[..., dict]
+
+RUNNERS: dict[str, Runner] = {
+    "matrix": run_matrix,
+}
+
+
+def run(config: Config, out_dir: str | Path | None = None, *, progress: bool = True) -> dict:
+    """Train ``config`` with its engine; return (and, with ``out_dir``, write) the metrics."""
+    try:
+        runner = RUNNERS[config.experiment.engine]
+    except KeyError:
+        raise ConfigError(f"experiment.engine: no runner for {config.experiment.engine!r}; "
+                          f"available: {', '.join(RUNNERS)}") from None
+    return runner(config, out_dir, progress=progress)
