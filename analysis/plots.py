@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -605,7 +606,8 @@ def plot_outcomes(
     path = _scatter_path(out_path)
     names = list(values)
     with _style():
-        fig, ax = plt.subplots(figsize=(max(3.0, 1.3 * len(names) + 1.6), 3.4))
+        width = max(4.0, 1.3 * len(names) + 1.6)
+        fig, ax = plt.subplots(figsize=(width, 3.4))
         for i, name in enumerate(names):
             y = np.asarray(values[name], dtype=float)
             if y.size == 0:
@@ -636,5 +638,5 @@ def plot_outcomes(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
         if title:
-            ax.set_title(title)
+            ax.set_title(textwrap.fill(title, int(11 * width)))   # ~11 characters per inch
         return [_save(fig, path)]

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,7 @@ def load_hypothesis(path: str | Path, **overrides: Any) -> HypothesisSpec:
     for key in ("config", "variants", "outcome", "claim"):
         if key not in tree:
             raise ConfigError(f"{at}{key}: missing")
-    config_path = path.parent / _string(tree, "config", at)
+    config_path = Path(os.path.normpath(path.parent / _string(tree, "config", at)))
     baseline_overrides = flatten_overrides(tree.get("baseline", {}), f"{at}[baseline]")
     baseline = apply_overrides(load_config(config_path), baseline_overrides, f"{at}[baseline]")
     baseline = apply_overrides(baseline, overrides, "--set")

@@ -11,7 +11,7 @@ import pytest
 from mirrorlab.sims import results
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import ConfigError
-from mirrorlab.sims.hypothesis import load_hypothesis
+from mirrorlab.sims.hypothesis import Measure, load_hypothesis
 from mirrorlab.sims.sweep import is_finished, load_sweep, run_sweep, run_tasks
 
 TINY = '[data]\nn_train = 100\nn_test = 60\n[training]\nepochs = 1\nbatch_size = 20\n'
@@ -96,6 +96,29 @@ def test_bad_sweep_file_names_the_key(files):
         (files / "sweep.toml").write_text(SWEEP)
         with pytest.raises(ConfigError, match=message):
             load_sweep(edited(files / "sweep.toml", old, new))
+
+
+def test_shipped_hypotheses_and_sweeps_load():
+    root = Path(__file__).parents[1] / "configs"
+    hypotheses = sorted(root.glob("hypotheses/*.toml"))
+    assert len(hypotheses) >= 4
+    for path in hypotheses:
+        spec = load_hypothesis(path)
+        assert len(spec.seeds) >= 5 and spec.variants
+    for path in sorted(root.glob("sweeps/*.toml")):
+        assert load_sweep(path).points
+
+
+def test_outcome_measures_read_a_run():
+    history = [{"epoch": e, "weight_angle_deg": [80.0 - 10 * e, 60.0 - 20 * e]} for e in range(4)]
+    metrics = {"sizes": [4, 3, 2], "history": history,
+               "final": {"test_accuracy": 0.875, "weight_angle_deg": [50.0, 0.0]}}
+    assert Measure("weight_angle", layer=-1).value(metrics) == (0.0, False)
+    assert Measure("weight_angle", layer=1).value(metrics) == (50.0, False)
+    assert Measure("test_accuracy").value(metrics) == (87.5, False)        # percent
+    assert Measure("time_to_angle", layer=2, angle=25.0).value(metrics) == (2.0, False)
+    assert Measure("time_to_angle", layer=1, angle=20.0).value(metrics) == (3.0, True)  # censored
+    assert Measure("time_to_angle", layer=2, angle=25.0).label(2) == "epochs until angle(B₂, W₂ᵀ) ≤ 25°"
 
 
 def test_cli_imports_dask_only_when_needed():
