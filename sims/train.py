@@ -112,11 +112,15 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
                 engine.mirror_step(draw_mirror_noise(streams.noise, engine.rule.noise,
                                                      engine.net.sizes, mirror_batch_size(config)))
             engine.check_finite(step, losses[-1] if losses else 0.0)
-            if event.phase == ENGAGED and (step % every == 0 or step == bar.total):
+            if event.phase == ENGAGED and step % every == 0 and step < bar.total:
                 metrics["history"].append(
                     checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))
                 losses = []
                 _save(folder, metrics, engine)
+        # The last checkpoint comes after the last mirror phase, so `final` and
+        # arrays.npz describe the same weights.
+        metrics["history"].append(
+            checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))
     except (KeyboardInterrupt, DivergenceError) as stop:
         metrics["stopped"] = f"{type(stop).__name__}: {stop}" if str(stop) else type(stop).__name__
         _save(folder, metrics, engine)

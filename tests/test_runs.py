@@ -66,6 +66,8 @@ def test_run_writes_a_complete_results_folder(tmp_path):
     W, b, B = results.load_network_arrays(out)
     assert [w.shape for w in W] == [(100, 64), (10, 100)]
     assert [x.shape for x in B] == [(64, 100), (100, 10)]
+    from mirrorlab.analysis.metrics import weight_angles
+    assert weight_angles(W, B) == pytest.approx(final["weight_angle_deg"], abs=1e-9)
     assert (out / "figures" / "alignment.png").stat().st_size > 0
     assert (out / "figures" / "scatter.png").stat().st_size > 0
 
