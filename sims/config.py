@@ -32,6 +32,7 @@ ENGINES = ("matrix",)
 DEVICES = ("runtime", "cpp", "cuda")
 MIRROR_SCHEMES = ("alternating", "simultaneous")
 NEURON_KINDS = ("instantaneous", "rate")
+NOISE_SOURCES = ("replay", "brian")  # mirror noise: replayed arrays or drawn in Brian2
 
 
 class ConfigError(ValueError):
@@ -261,9 +262,11 @@ class CircuitConfig:
     tau_ms: float = 1.0
     dt_ms: float = 0.1
     settle_steps: int = 0
+    noise_source: str = "replay"
 
     def validate(self):
         _one_of("circuit.neuron", self.neuron, NEURON_KINDS)
+        _one_of("circuit.noise_source", self.noise_source, NOISE_SOURCES)
         _require(self.tau_ms > 0, "circuit.tau_ms", "must be > 0", self.tau_ms)
         _require(self.dt_ms > 0, "circuit.dt_ms", "must be > 0", self.dt_ms)
         _require(self.settle_steps >= 0, "circuit.settle_steps", "must be >= 0 (0 = automatic)",

@@ -1,0 +1,223 @@
+"""What the circuit's neurons and synapses compute, as Brian2 equation strings.
+
+Every string here is a template: numbers never appear in it. Parameters are
+group variables declared ``(shared, constant)`` (so a compiled standalone
+binary can be rerun with other values through ``run_args``); the per-
+presentation schedule enters through TimedArrays named in the groups'
+namespaces; the transfer function and the loss enter by substituting the
+placeholder identifiers ``transfer_phi``, ``transfer_dphi`` (and ``loss_phi``,
+``loss_dphi`` in the output error) with expressions from :mod:`models`.
+
+Populations (all rates are dimensionless):
+
+- ``forward_0`` carries the data sample ``x`` or mirror noise;
+  ``forward_l`` (l >= 1) has net input ``a = I_ff + b`` and rate
+  ``r = phi(a)`` (plus noise where the mirror phase injects it).
+- ``feedback_l`` carries the error ``delta_l``. It also holds one-to-one copies
+  of its forward partner's net input ``a_fwd`` and rate ``r_fwd``: what a
+  feedback neuron sitting beside its forward neuron can see.
+- ``target`` carries the label ``y`` of the current sample.
+
+Where the derivative sits: ``feedback_l`` multiplies the error arriving from
+above by ``phi'(a_fwd)``, so its output ``delta`` is the full error
+``delta_l = phi'(a_l) * (B_{l+1} delta_{l+1})``; the error link hands this
+``delta`` unchanged to ``forward_l``, where ``W_l`` and ``b_l`` learn from it.
+"""
+from __future__ import annotations
+
+from brian2 import Equations
+from brian2.utils.stringtools import word_substitute
+
+from ..models.losses import MSE, SigmoidCrossEntropy
+from ..models.transfer import Transfer, get_transfer
+
+# --- derivatives of the transfer functions (models.transfer has phi_expr only) ----------
+
+#: Brian2 expressions of ``phi'(a)`` for each transfer function in :mod:`models.transfer`.
+#: The sigmoid's is written as ``s (1 - s)``, which stays finite for any ``a``.
+DPHI_EXPRS: dict[str, str] = {
+    "sigmoid": "(1.0/(1.0 + exp(-a))) * (1.0 - 1.0/(1.0 + exp(-a)))",
+    "tanh": "1.0 - tanh(a)**2",
+    "relu": "int(a > 0)",
+    "linear": "1.0",
+}
+
+# --- neurons -------------------------------------------------------------------------
+
+#: How a population's output ``v`` follows its steady-state value ``v_inf``.
+#: ``instantaneous``: at once (so a settled circuit computes exactly what the matrix
+#: engine does); ``rate``: a leaky rate neuron with time constant ``tau``.
+NEURON_OUTPUT: dict[str, str] = {
+    "instantaneous": "v = v_inf : 1",
+    "rate": """
+        dv/dt = (v_inf - v) / tau : 1
+        tau : second (shared, constant)
+        """,
+}
+
+#: forward_0: the input layer shows the data sample or, in a mirror presentation, noise.
+INPUT_POPULATION = """
+    r = drive * x + noise_on * noise : 1
+    x : 1
+    """
+
+#: forward_l, 1 <= l < L: driven by W_l, with noise added where the mirror phase says.
+HIDDEN_RATE = "r_inf = drive * transfer_phi + noise_on * noise : 1"
+
+#: forward_L: always driven by W_L, never given noise.
+OUTPUT_RATE = "r_inf = transfer_phi : 1"
+
+#: Gates a presentation sets on forward_0 .. forward_{L-1}, and the noise it injects.
+MIRROR_GATES = """
+    drive : 1 (shared)
+    noise_on : 1 (shared)
+    noise : 1
+    """
+
+#: forward_l, l >= 1: net input, bias, and the error delivered to the neuron.
+NET_INPUT = """
+    a = I_ff + b : 1
+    I_ff : 1
+    b : 1
+    delta : 1
+    eta_b : 1 (shared, constant)
+    """
+
+#: feedback_L: the output error ``dloss/da_L`` from the copied net input and the label.
+OUTPUT_ERROR: dict[str, str] = {
+    "mse": "delta_inf = (loss_phi - y) * loss_dphi : 1",
+    "sigmoid_xent": "delta_inf = loss_phi - y : 1",
+}
+
+#: feedback_l, 1 <= l < L: the error from above times phi'(a) of the forward partner.
+HIDDEN_ERROR = "delta_inf = transfer_dphi * I_fb : 1"
+
+#: feedback_0: the error arriving at the input layer (it trains nothing).
+INPUT_ERROR = "delta_inf = I_fb : 1"
+
+#: feedback_l, l >= 1: the forward partner's net input and its noise-free rate phi(a).
+#: ``r_drive`` is the "post" side of the weight-mirror update of B_l.
+PARTNER_NET_INPUT = """
+    a_fwd : 1
+    r_drive = transfer_phi : 1
+    """
+
+#: feedback_l, l < L: the forward partner's rate (including any injected noise);
+#: the "pre" side of the updates of B_{l+1}.
+PARTNER_RATE = "r_fwd : 1"
+
+#: feedback_l, l < L: the error summed from the layer above through B_{l+1}.
+ERROR_INPUT = "I_fb : 1"
+
+#: feedback_L: the label copied from the target population.
+LABEL_INPUT = "y : 1"
+
+#: target: the label of the current sample.
+TARGET_POPULATION = "y : 1"
+
+# --- synapses ------------------------------------------------------------------------
+
+#: W_l: forward_{l-1} -> forward_l.
+FORWARD_SYNAPSE = """
+    w : 1
+    I_ff_post = w * r_pre : 1 (summed)
+    """
+
+#: B_l: feedback_l -> feedback_{l-1}.
+FEEDBACK_SYNAPSE = """
+    w : 1
+    I_fb_post = w * delta_pre : 1 (summed)
+    """
+
+#: Parameters of a plastic synapse group.
+PLASTIC = """
+    eta : 1 (shared, constant)
+    decay : 1 (shared, constant)
+    """
+
+#: One-to-one links: what a neuron hands its partner.
+NET_INPUT_LINK = "a_fwd_post = a_pre : 1 (summed)"
+RATE_LINK = "r_fwd_post = r_pre : 1 (summed)"
+ERROR_LINK = "delta_post = delta_pre : 1 (summed)"
+LABEL_LINK = "y_post = y_pre : 1 (summed)"
+
+# --- plasticity (applied at each presentation boundary, from the settled values) ---------
+# ``was_engaged(t)`` and ``was_mirror(t, layer)`` are broadcast gates: 1 if the
+# presentation that has just ended was engaged (resp. mirrored layer ``layer``).
+
+#: W_l learns from the error at its postsynaptic neuron and the presynaptic rate;
+#: ``decay`` is the rule's forward decay (Kolen-Pollack), else 0.
+FORWARD_LEARNING = "w += was_engaged(t) * (-eta * delta_post * r_pre - decay * w)"
+
+#: b_l learns from the error at its neuron.
+BIAS_LEARNING = "b += was_engaged(t) * (-eta_b * delta)"
+
+#: Kolen-Pollack: B_l learns from the rate below (its postsynaptic side) and the
+#: error above (its presynaptic side), the transpose of W_l's update.
+KOLEN_POLLACK_LEARNING = "w += was_engaged(t) * (-eta * r_fwd_post * delta_pre - decay * w)"
+
+#: Weight mirror: B_l learns from the noise-driven rates on its two sides.
+WEIGHT_MIRROR_LEARNING = "w += was_mirror(t, layer) * (eta * r_fwd_post * r_drive_pre - decay * w)"
+
+# --- what each presentation loads (TimedArrays indexed by presentation) ------------------
+
+LOAD_SAMPLE = "x = stimulus(t, i)"
+LOAD_LABEL = "y = labels(t, i)"
+LOAD_MIRROR_GATES = """
+    drive = drive_gate(t, layer)
+    noise_on = noise_gate(t, layer)
+    """
+
+#: Where the noise of a mirror presentation comes from: replayed from arrays
+#: (exactly the matrix engine's stream) or drawn inside Brian2 once per presentation.
+#: ``noise_scale`` is sigma (gaussian) or the half width sigma*sqrt(3) (uniform).
+LOAD_NOISE: dict[str, str] = {
+    "replay": "noise = noise_values(t, i)",
+    "gaussian": "noise = noise_scale * randn()",
+    "uniform": "noise = noise_scale * (2 * rand() - 1)",
+}
+NOISE_SCALE = "noise_scale : 1 (shared, constant)"
+
+
+# --- assembling -----------------------------------------------------------------------
+
+def dphi_expr(transfer: Transfer) -> str:
+    """Brian2 expression (in ``a``) of the derivative of ``transfer``."""
+    try:
+        return DPHI_EXPRS[transfer.name]
+    except KeyError:
+        raise ValueError(f"no Brian2 derivative for transfer function {transfer.name!r}; "
+                         f"known: {', '.join(DPHI_EXPRS)}") from None
+
+
+def output_error_transfer(loss) -> Transfer:
+    """The transfer function inside the output error of ``loss`` (mse or sigmoid_xent)."""
+    if isinstance(loss, MSE):
+        return loss.output
+    if isinstance(loss, SigmoidCrossEntropy):
+        return get_transfer("sigmoid")
+    raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
+                     "'mse' and 'sigmoid_xent'")
+
+
+def transfer_terms(transfer: Transfer, of: str, prefix: str = "transfer") -> dict[str, str]:
+    """Substitutions ``{prefix}_phi``, ``{prefix}_dphi`` -> expressions of the variable ``of``."""
+    def in_terms_of(expr: str) -> str:
+        return "(" + word_substitute(expr, {"a": of}) + ")"
+    return {f"{prefix}_phi": in_terms_of(transfer.phi_expr),
+            f"{prefix}_dphi": in_terms_of(dphi_expr(transfer))}
+
+
+def with_output(kind: str, output: str, *parts: str, **substitutions) -> Equations:
+    """Equations of a population whose output variable ``output`` follows ``{output}_inf``.
+
+    ``parts`` are equation strings joined into one model; ``substitutions``
+    replace placeholder identifiers (see :func:`transfer_terms`).
+    """
+    dynamics = Equations(NEURON_OUTPUT[kind], v=output, v_inf=f"{output}_inf")
+    return Equations("\n".join(parts), **substitutions) + dynamics
+
+
+def code(*lines: str) -> str:
+    """Join code blocks into one block for ``run_regularly``."""
+    return "\n".join(line.strip() for block in lines for line in block.strip().splitlines())

@@ -1,0 +1,164 @@
+"""CircuitSpec: everything needed to wire a circuit, checked where it is given."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from brian2 import Quantity, ms
+
+from ..models.losses import MSE, SigmoidCrossEntropy, get_loss
+from ..models.rules import Rule
+from ..models.transfer import Transfer, get_transfer
+from ..sims.config import MIRROR_SCHEMES, NEURON_KINDS, NOISE_SOURCES, ConfigError, make_rule
+from .equations import DPHI_EXPRS
+from .learning import FEEDBACK_LEARNING
+
+#: Time steps in which instantaneous neurons settle: one up the forward and down the
+#: feedback pathway, one for the error link from feedback_l back to forward_l.
+INSTANTANEOUS_SETTLE_STEPS = 2
+#: Time constants allowed per leaky stage on the longest path of a rate circuit.
+RATE_SETTLE_TAUS_PER_STAGE = 4
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitSpec:
+    """A layered circuit trained one sample per presentation.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        Layer sizes ``n_0 .. n_L`` (input first).
+    transfer, output_transfer : Transfer
+        Transfer functions of the hidden layers and of the output layer.
+    loss : MSE or SigmoidCrossEntropy
+        A loss whose output error is per unit (``softmax_xent`` couples the units).
+    rule : Rule
+        ``fa``, ``wm``, ``kp`` or ``bp`` (see :data:`.learning.FEEDBACK_LEARNING`).
+    lr : float
+        Learning rate of W and b (the rule's own rates live in ``rule``).
+    neuron : {"instantaneous", "rate"}
+        ``r = phi(a)`` at once, or ``dr/dt = (phi(a) - r) / tau`` (feedback errors alike).
+    tau, dt : Quantity
+        Neuron time constant (rate neurons) and simulation time step.
+    mirror_scheme : {"alternating", "simultaneous"}
+        As in :meth:`MatrixEngine.mirror_step`.
+    settle_steps : int
+        Time steps per presentation; 0 = :attr:`presentation_steps` chooses.
+    noise_source : {"replay", "brian"}
+        Mirror noise replayed from arrays (exact) or drawn inside Brian2.
+    """
+
+    sizes: tuple[int, ...]
+    transfer: Transfer
+    output_transfer: Transfer
+    loss: MSE | SigmoidCrossEntropy
+    rule: Rule
+    lr: float
+    neuron: str = "instantaneous"
+    tau: Quantity = field(default_factory=lambda: 1 * ms)
+    dt: Quantity = field(default_factory=lambda: 0.1 * ms)
+    mirror_scheme: str = "alternating"
+    settle_steps: int = 0
+    noise_source: str = "replay"
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
+        _check(len(self.sizes) >= 2 and min(self.sizes) > 0, "sizes",
+               "must list at least two positive layer sizes", self.sizes)
+        for name in ("transfer", "output_transfer"):
+            transfer = getattr(self, name)
+            _check(transfer.name in DPHI_EXPRS, name,
+                   f"must be one of {', '.join(DPHI_EXPRS)}", transfer.name)
+        _check(self.loss.name != "softmax_xent", "loss",
+               "softmax_xent couples the output units (each unit's error needs every unit's "
+               "net input), which a circuit of separate neurons cannot compute; use "
+               "sigmoid_xent or mse for circuits", self.loss.name)
+        _check(isinstance(self.loss, (MSE, SigmoidCrossEntropy)), "loss",
+               "must be mse or sigmoid_xent", getattr(self.loss, "name", self.loss))
+        _check(self.rule.name != "ss", "rule",
+               "sign symmetry reads sign(W) at every step, which no local synapse can; "
+               "circuits support fa, wm, kp and bp", self.rule.name)
+        _check(type(self.rule) in FEEDBACK_LEARNING, "rule",
+               "circuits support fa, wm, kp and bp", getattr(self.rule, "name", self.rule))
+        _check(getattr(self.rule, "target_std", 0.0) == 0.0, "rule.target_std",
+               "growth control rescales B by its global norm, which is not local; circuits "
+               "need target_std = 0", getattr(self.rule, "target_std", None))
+        _check(self.lr > 0, "lr", "must be > 0", self.lr)
+        _check(self.neuron in NEURON_KINDS, "neuron", f"must be one of {', '.join(NEURON_KINDS)}",
+               self.neuron)
+        _check(self.mirror_scheme in MIRROR_SCHEMES, "mirror_scheme",
+               f"must be one of {', '.join(MIRROR_SCHEMES)}", self.mirror_scheme)
+        _check(self.noise_source in NOISE_SOURCES, "noise_source",
+               f"must be one of {', '.join(NOISE_SOURCES)}", self.noise_source)
+        _check(float(self.tau) > 0 and float(self.dt) > 0, "tau, dt", "must be > 0",
+               (self.tau, self.dt))
+        _check(self.settle_steps >= 0, "settle_steps", "must be >= 0 (0 = automatic)",
+               self.settle_steps)
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self.sizes) - 1
+
+    @property
+    def presentation_steps(self) -> int:
+        """Time steps per presentation: ``settle_steps`` or, if 0, enough to settle.
+
+        Instantaneous neurons settle exactly in :data:`INSTANTANEOUS_SETTLE_STEPS`
+        (the populations are scheduled along the signal path, see
+        :mod:`mirrorlab.circuits.build`). Rate neurons add ``2L`` leaky stages on
+        the longest path (forward rates, then feedback errors), given
+        :data:`RATE_SETTLE_TAUS_PER_STAGE` time constants each.
+        """
+        if self.settle_steps:
+            return self.settle_steps
+        if self.neuron == "instantaneous":
+            return INSTANTANEOUS_SETTLE_STEPS
+        stages = 2 * self.n_layers
+        return INSTANTANEOUS_SETTLE_STEPS + math.ceil(
+            RATE_SETTLE_TAUS_PER_STAGE * stages * float(self.tau / self.dt))
+
+    @property
+    def presentation_time(self) -> Quantity:
+        """``presentation_steps * dt``. (Brian2 may warn that a TimedArray's grid is not
+        aligned when this ratio is not an integer in floating point; the circuit reads its
+        TimedArrays only at presentation boundaries, where the rounding is harmless.)"""
+        return self.presentation_steps * self.dt
+
+
+def _check(ok: bool, name: str, message: str, value) -> None:
+    if not ok:
+        raise ValueError(f"CircuitSpec.{name}: {message} (got {value!r})")
+
+
+def spec_from_config(config) -> CircuitSpec:
+    """The :class:`CircuitSpec` a :class:`mirrorlab.sims.config.Config` describes.
+
+    Circuits present one sample at a time, so ``training.batch_size`` must be 1,
+    ``training.momentum`` and ``training.weight_decay`` 0, and
+    ``schedule.mirror_batch_size`` 0 or 1; ``[constraints]`` are not wired yet.
+    """
+    training, schedule, circuit = config.training, config.schedule, config.circuit
+    for where, value, ok, allowed in (
+            ("training.batch_size", training.batch_size, training.batch_size == 1, "must be 1"),
+            ("training.momentum", training.momentum, training.momentum == 0, "must be 0"),
+            ("training.weight_decay", training.weight_decay, training.weight_decay == 0,
+             "must be 0"),
+            ("schedule.mirror_batch_size", schedule.mirror_batch_size,
+             schedule.mirror_batch_size in (0, 1), "must be 0 or 1")):
+        if not ok:
+            raise ConfigError(f"{where}: {allowed} for circuits, which learn from one sample "
+                              f"(or one noise draw) per presentation (got {value!r})")
+    for name in ("feedback_dale", "feedback_levels"):
+        value = getattr(config.constraints, name)
+        if value:
+            raise ConfigError(f"constraints.{name}: not supported by circuits yet; must be "
+                              f"false/0 (got {value!r})")
+    network = config.network
+    return CircuitSpec(
+        sizes=tuple(network.sizes), transfer=get_transfer(network.transfer),
+        output_transfer=get_transfer(network.output_transfer),
+        loss=get_loss(network.loss, network.output_transfer), rule=make_rule(config.rule),
+        lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
+        mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
+        noise_source=circuit.noise_source)

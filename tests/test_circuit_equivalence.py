@@ -1,0 +1,167 @@
+"""Brian2 circuits against the matrix engine: same weights, samples and noise -> same weights.
+
+A [6, 5, 4, 3] network (two hidden layers) on a teacher task, one sample per
+presentation, 200 engaged presentations with mirror phases in between. The
+matrix engine is driven through the very same events and noise draws here.
+"""
+import numpy as np
+import pytest
+from brian2 import prefs, set_device
+from brian2.devices import reinit_devices
+
+from mirrorlab.analysis.metrics import norm_ratios, weight_angles
+from mirrorlab.circuits import plan_from_config, run_circuit
+from mirrorlab.sims.config import Config
+from mirrorlab.sims.data import load_dataset
+from mirrorlab.sims.matrix_engine import MatrixEngine, Network
+from mirrorlab.sims.schedule import ENGAGED, MIRROR, Event
+
+TOLERANCE = 1e-6  # relative error of every W, b and B after the run
+
+#: Each rule on other transfer functions and losses, so every Brian2 expression is used.
+RULE_NETWORKS = {
+    "fa": {"network.transfer": "sigmoid", "network.loss": "mse",
+           "network.output_transfer": "linear"},
+    "wm": {"network.transfer": "tanh", "network.loss": "mse", "network.output_transfer": "tanh",
+           "schedule.mirror_every": 2},
+    "kp": {"network.transfer": "sigmoid", "network.loss": "sigmoid_xent",
+           "network.output_transfer": "linear"},
+    "bp": {"network.transfer": "relu", "network.loss": "mse", "network.output_transfer": "linear"},
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_brian2():
+    """Every test starts on the runtime device with default preferences (as Brian2's own
+    conftest does)."""
+    yield
+    reinit_devices()
+    set_device("runtime")
+
+
+@pytest.fixture
+def quick_compile():
+    """cpp_standalone without optimisation: the builds dominate these tests' time."""
+    prefs["codegen.cpp.extra_compile_args_gcc"] = ["-w", "-O0", "-std=c++11"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("teacher", seed=0, n_train=50, n_test=10, teacher_sizes=(6, 8, 3))
+
+
+def config(rule: str, **overrides) -> Config:
+    settings = {"data.name": "teacher", "data.teacher_sizes": [6, 8, 3], "data.n_train": 50,
+                "network.sizes": [6, 5, 4, 3], "training.epochs": 4, "training.batch_size": 1,
+                "training.lr": 0.05, "rule.name": rule, "rule.wm.lr": 0.05, "rule.wm.decay": 0.1,
+                "rule.kp.decay": 0.01, **RULE_NETWORKS[rule], **overrides}
+    return Config().replace(**settings)
+
+
+def matrix_run(plan, data) -> tuple[list, list, list]:
+    """(W, b, feedback matrices) of the matrix engine driven through ``plan``."""
+    spec = plan.spec
+    W, b, B = plan.initial
+    net = Network([w.copy() for w in W], [v.copy() for v in b], [m.copy() for m in B],
+                  [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b])
+    engine = MatrixEngine(net, spec.rule, spec.transfer, spec.output_transfer, spec.loss,
+                          lr=spec.lr, mirror_scheme=spec.mirror_scheme)
+    noise = iter(plan.noise or [])
+    for event in plan.events:
+        if event.phase == ENGAGED:
+            engine.engaged_step(data.x_train[event.samples], data.y_train[event.samples])
+        else:
+            engine.mirror_step(next(noise))
+    return net.W, net.b, engine.feedback_matrices()
+
+
+def relative_errors(circuit_run, expected) -> dict[str, float]:
+    got = (circuit_run.W, circuit_run.b, circuit_run.B)
+    return {f"{name}{l + 1}": float(np.linalg.norm(g - e) / np.linalg.norm(e))
+            for name, got_list, expected_list in zip("WbB", got, expected)
+            for l, (g, e) in enumerate(zip(got_list, expected_list))}
+
+
+def assert_equivalent(circuit_run, expected, plan):
+    errors = relative_errors(circuit_run, expected)
+    assert max(errors.values()) < TOLERANCE, errors
+    # and the run did something: the weights moved far beyond the tolerance
+    moved = [np.linalg.norm(e - w0) / np.linalg.norm(w0)
+             for e, w0 in zip(expected[0], plan.initial[0])]
+    assert min(moved) > 0.1
+
+
+@pytest.mark.parametrize("rule", ["fa", "wm", "kp", "bp"])
+def test_circuit_reproduces_matrix_engine_on_runtime(rule, data):
+    plan = plan_from_config(config(rule), data)
+    assert sum(e.phase == ENGAGED for e in plan.events) == 200
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device="runtime")
+    assert_equivalent(run, matrix_run(plan, data), plan)
+
+
+@pytest.mark.standalone
+@pytest.mark.parametrize("rule", ["fa", "wm", "kp"])
+def test_circuit_reproduces_matrix_engine_on_cpp_standalone(rule, data, tmp_path, quick_compile):
+    plan = plan_from_config(config(rule), data)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device="cpp",
+                      build_dir=tmp_path / "build", record_every=100)
+    assert_equivalent(run, matrix_run(plan, data), plan)
+    assert (tmp_path / "build" / "main").exists()
+    np.testing.assert_array_equal(run.recording.W[0][-1], run.W[0])
+
+
+def test_simultaneous_mirror_scheme_reproduces_matrix_engine(data):
+    plan = plan_from_config(config("wm", **{"schedule.mirror_scheme": "simultaneous",
+                                            "schedule.mirror_every": 1}), data)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial)
+    assert_equivalent(run, matrix_run(plan, data), plan)
+
+
+def test_one_step_per_presentation_is_too_few_to_settle(data):
+    """Two steps are needed (see circuits.build); with one, the test above would fail."""
+    plan = plan_from_config(config("kp", **{"circuit.settle_steps": 1}), data)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial)
+    assert max(relative_errors(run, matrix_run(plan, data)).values()) > 0.1
+
+
+def test_rate_neurons_settle_close_to_the_matrix_engine(data):
+    plan = plan_from_config(config("wm", **{"circuit.neuron": "rate"}), data)
+    mirror_events = [i for i, e in enumerate(plan.events) if e.phase == MIRROR]
+    cut = mirror_events[4] + 1  # ten engaged and five mirror events
+    short = type(plan)(plan.spec, plan.events[:cut], plan.noise[:5], plan.initial)
+    run = run_circuit(short.spec, data, short.events, short.noise, short.initial)
+    errors = relative_errors(run, matrix_run(short, data))
+    assert 0 < max(errors.values()) < 1e-4, errors
+
+
+def test_recording_holds_weights_every_few_presentations(data):
+    plan = plan_from_config(config("wm"), data)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, record_every=100)
+    rec = run.recording
+    n_presentations = 200 + 3 * 100  # engaged + three layers per mirror event
+    np.testing.assert_array_equal(rec.presentations, np.arange(0, n_presentations + 1, 100))
+    assert rec.engaged_steps[0] == 0 and rec.engaged_steps[-1] == 200
+    assert np.all(np.diff(rec.engaged_steps) > 0)
+    for l in range(3):
+        np.testing.assert_array_equal(rec.W[l][0], plan.initial[0][l])
+        np.testing.assert_array_equal(rec.B[l][0], plan.initial[2][l])
+        np.testing.assert_array_equal(rec.W[l][-1], run.W[l])
+        np.testing.assert_array_equal(rec.B[l][-1], run.B[l])
+
+
+@pytest.mark.parametrize("distribution", ["gaussian", "uniform"])
+def test_noise_drawn_in_brian2_mirrors_a_linear_network(distribution, data):
+    """Mirror phases alone, noise from Brian2's generator, linear layers: B relaxes to
+    (eta_B sigma^2 / lambda_B) W^T = W^T, so its direction and its size test the noise."""
+    plan = plan_from_config(config("wm", **{
+        "circuit.noise_source": "brian", "rule.wm.noise": distribution, "rule.wm.lr": 0.02,
+        "rule.wm.decay": 0.02, "network.transfer": "linear", "network.output_transfer": "linear"}),
+        data)
+    events = [Event(MIRROR, None, 0, 0)] * 300
+    W0, _, B0 = plan.initial
+    run = run_circuit(plan.spec, data, events, None, plan.initial, seed=1)
+    assert min(weight_angles(W0, B0)) > 60
+    assert max(weight_angles(run.W, run.B)) < 25
+    assert all(0.75 < ratio < 1.3 for ratio in norm_ratios(run.W, run.B))
+    for W, W_start in zip(run.W, W0):
+        np.testing.assert_array_equal(W, W_start)  # only B learns in mirror phases
