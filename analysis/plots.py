@@ -640,3 +640,46 @@ def plot_outcomes(
         if title:
             ax.set_title(textwrap.fill(title, int(11 * width)))   # ~11 characters per inch
         return [_save(fig, path)]
+
+
+# --------------------------------------------------------------------------- phase schedule
+
+
+def _phase_levels(phases: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct phases in a fixed order (engaged first) and each presentation's level."""
+    names = ["engaged"] + sorted({p for p in phases if p != "engaged"})
+    return names, np.array([names.index(p) for p in phases])
+
+
+def plot_schedule(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> list[Path]:
+    """The circuit's phase schedule with the weight angle over it: ``schedule.{fmt}``.
+
+    Needs ``metrics["schedule"]`` (``presentations``, ``first_phases``) and history
+    entries with ``presentation`` (circuit runs). Top: angle between B and Wᵀ per
+    layer against presentations over the whole run. Bottom: which phase each of the
+    first presentations was (engaged, or the mirror phase of a layer's B).
+    """
+    fmt = _check_fmt(fmt)
+    history, schedule = _history(metrics), metrics.get("schedule")
+    if not schedule or "presentation" not in history[0]:
+        raise ValueError("metrics has no circuit schedule (schedule, history[].presentation)")
+    x = np.array([h["presentation"] for h in history])
+    angles = np.array([h["weight_angle_deg"] for h in history])
+    labels = _layer_labels(angles.shape[1], metrics.get("sizes"))
+    names, levels = _phase_levels(schedule["first_phases"])
+    with _style():
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 5.0),
+                                          gridspec_kw={"height_ratios": [3, 1.3]})
+        for layer, label in enumerate(labels):
+            top.plot(x, angles[:, layer], marker=".", label=label)
+        top.axhline(90, color="0.4", ls="--", lw=0.8, label="90° (unaligned)")
+        top.set(xlabel="presentation", ylabel="angle(B, Wᵀ) (deg)",
+                title=f"{_run_title(metrics)}: {schedule['presentations']} presentations "
+                      f"({schedule['mirror']} mirror, {schedule['engaged']} engaged)")
+        top.legend(loc="upper right")
+        bottom.step(np.arange(len(levels)), levels, where="post", color="k")
+        bottom.fill_between(np.arange(len(levels)), 0, levels, step="post", alpha=0.15,
+                            color="tab:blue")
+        bottom.set(yticks=range(len(names)), yticklabels=names, xlabel="presentation",
+                   title=f"phase of the first {len(levels)} presentations")
+        return [_save(fig, Path(out_dir) / f"schedule.{fmt}")]

@@ -32,13 +32,15 @@ class Recording:
         Presentations completed at each snapshot (the first is 0: initial weights).
     engaged_steps : (n,) int array
         Engaged presentations (training samples) completed at each snapshot.
-    W, B : list of arrays
-        ``W[l]`` is ``(n, n_{l+1}, n_l)``, ``B[l]`` is ``(n, n_l, n_{l+1})``.
+    W, b, B : list of arrays
+        ``W[l]`` is ``(n, n_{l+1}, n_l)``, ``b[l]`` is ``(n, n_{l+1})``,
+        ``B[l]`` is ``(n, n_l, n_{l+1})``.
     """
 
     presentations: Array
     engaged_steps: Array
     W: list[Array]
+    b: list[Array]
     B: list[Array]
 
 
@@ -187,20 +189,26 @@ def _preferences(values: dict):
 # --- recording ----------------------------------------------------------------------------
 
 def _weight_monitors(circuit: Circuit, every: int) -> list[StateMonitor]:
-    """Monitors of every W and B, sampling at the end of every ``every``-th boundary step."""
+    """Monitors of every W, B and bias, sampling at the end of every ``every``-th
+    boundary step (ordered W_1..W_L, B_1..B_L, b_1..b_L)."""
     if every == 0:
         return []
-    return [StateMonitor(S, "w", record=np.arange(len(S.target) * len(S.source)),
-                         dt=every * circuit.spec.presentation_time, when="end",
-                         name=f"{S.name}_weights")
-            for S in circuit.W + circuit.B]
+    interval = every * circuit.spec.presentation_time
+    weights = [StateMonitor(S, "w", record=np.arange(len(S.target) * len(S.source)),
+                            dt=interval, when="end", name=f"{S.name}_weights")
+               for S in circuit.W + circuit.B]
+    biases = [StateMonitor(G, "b", record=True, dt=interval, when="end",
+                           name=f"{G.name}_biases") for G in circuit.forward[1:]]
+    return weights + biases
 
 
 def _recording(circuit: Circuit, monitors: list[StateMonitor], every: int) -> Recording:
     n = len(circuit.W)
     done = np.arange(monitors[0].w.shape[1]) * every
     matrices = [_snapshots(S, monitor) for S, monitor in zip(circuit.W + circuit.B, monitors)]
-    return Recording(done, circuit.presentations.engaged_steps[done], matrices[:n], matrices[n:])
+    biases = [np.asarray(monitor.b).T for monitor in monitors[2 * n:]]
+    return Recording(done, circuit.presentations.engaged_steps[done], matrices[:n], biases,
+                     matrices[n:])
 
 
 def _snapshots(S, monitor: StateMonitor) -> Array:

@@ -155,6 +155,23 @@ def spec_from_config(config) -> CircuitSpec:
             raise ConfigError(f"constraints.{name}: not supported by circuits yet; must be "
                               f"false/0 (got {value!r})")
     network = config.network
+    try:
+        return _spec(config, network, training, schedule, circuit)
+    except ValueError as err:   # name the config field, not the spec's
+        message = str(err)
+        for spec_field, config_field in CONFIG_FIELDS.items():
+            message = message.replace(f"CircuitSpec.{spec_field}:", f"{config_field}:")
+        raise ConfigError(message) from None
+
+
+#: The config field behind each CircuitSpec field, for error messages.
+CONFIG_FIELDS = {"loss": "network.loss", "lr": "training.lr", "rule": "rule.name",
+                 "mirror_scheme": "schedule.mirror_scheme", "neuron": "circuit.neuron",
+                 "noise_source": "circuit.noise_source", "settle_steps": "circuit.settle_steps",
+                 "sizes": "network.sizes"}
+
+
+def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
     return CircuitSpec(
         sizes=tuple(network.sizes), transfer=get_transfer(network.transfer),
         output_transfer=get_transfer(network.output_transfer),

@@ -1,6 +1,7 @@
 """The ``mirrorlab`` command line.
 
-    mirrorlab run CONFIG.toml [--rule R] [--seed S] [--out DIR] [--set FIELD=VALUE ...]
+    mirrorlab run CONFIG.toml [--rule R] [--seed S] [--engine matrix|circuit] [--device runtime|cpp]
+                  [--out DIR] [--set FIELD=VALUE ...]
     mirrorlab compare CONFIG.toml --rules bp,fa,ss,wm,kp --seeds N --out DIR
     mirrorlab plot RESULTS_DIR
     mirrorlab sweep SWEEP.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
@@ -52,8 +53,10 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
     written = plots.plot_run(metrics, run_dir / "figures", fmt=fmt)
     if (run_dir / "arrays.npz").exists():
         W, _, B = results.load_network_arrays(run_dir)
-        written.append(plots.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
-                                                 title=f"{metrics['rule']}: B against Wᵀ"))
+        written += plots.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
+                                             title=f"{metrics['rule']}: B against Wᵀ")
+    if metrics.get("schedule"):
+        written += plots.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
     return written
 
 
@@ -65,7 +68,8 @@ def run_one(config, out_dir: Path, progress: bool = True) -> dict:
 
 
 def cmd_run(args) -> int:
-    config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed})
+    config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed,
+                              "experiment.engine": args.engine, "device.name": args.device})
     out = Path(args.out or Path("results") / config.experiment.name /
                f"{config.rule.name}_seed{config.experiment.seed}")
     metrics = run_one(config, out, progress=not args.quiet)
@@ -167,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     run = with_config(sub.add_parser("run", help="train one network and record alignment"))
     run.add_argument("--rule", help="bp, fa, ss, wm or kp (default: the config's)")
     run.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    run.add_argument("--engine", choices=["matrix", "circuit"],
+                     help="numpy matrix engine or Brian2 circuit (default: the config's)")
+    run.add_argument("--device", choices=["runtime", "cpp", "cuda"],
+                     help="Brian2 device of a circuit (default: the config's)")
     run.add_argument("--out", help="results folder (default results/NAME/RULE_seedS)")
     run.set_defaults(handler=cmd_run)
 

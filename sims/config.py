@@ -28,7 +28,7 @@ from ..models.rules.ss import SIGN_SYMMETRY_MAGNITUDES
 from ..models.transfer import TRANSFERS
 
 DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
-ENGINES = ("matrix",)
+ENGINES = ("matrix", "circuit")
 DEVICES = ("runtime", "cpp", "cuda")
 MIRROR_SCHEMES = ("alternating", "simultaneous")
 NEURON_KINDS = ("instantaneous", "rate")

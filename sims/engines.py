@@ -16,8 +16,16 @@ from .train import run_matrix
 
 Runner = Callable[..., dict]
 
+
+def _run_circuit(config, out_dir=None, *, progress=True):
+    # Imported on use: Brian2 takes seconds to import, and matrix runs never need it.
+    from .circuit_train import run_circuit_experiment
+    return run_circuit_experiment(config, out_dir, progress=progress)
+
+
 RUNNERS: dict[str, Runner] = {
     "matrix": run_matrix,
+    "circuit": _run_circuit,
 }
 
 

@@ -108,6 +108,8 @@ def test_circuit_reproduces_matrix_engine_on_cpp_standalone(rule, data, tmp_path
     assert_equivalent(run, matrix_run(plan, data), plan)
     assert (tmp_path / "build" / "main").exists()
     np.testing.assert_array_equal(run.recording.W[0][-1], run.W[0])
+    np.testing.assert_array_equal(run.recording.b[-1][-1], run.b[-1])
+    np.testing.assert_array_equal(run.recording.B[1][-1], run.B[1])
 
 
 def test_simultaneous_mirror_scheme_reproduces_matrix_engine(data):

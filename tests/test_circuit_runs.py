@@ -1,0 +1,81 @@
+"""Circuit runs through the CLI write the same results folder as the matrix engine."""
+import json
+
+import numpy as np
+import pytest
+
+from mirrorlab.sims import results
+from mirrorlab.sims.cli import main
+from mirrorlab.sims.config import load_config
+from mirrorlab.sims.train import run_matrix
+
+CONFIG = """
+base = "{root}/configs/digits_mlp.toml"
+[data]
+n_train = 60
+n_test = 60
+[network]
+loss = "sigmoid_xent"
+[training]
+epochs = 1
+batch_size = 1
+lr = 0.1
+checkpoint_every = 20
+[schedule]
+initial_mirror_batches = 10
+mirror_batch_size = 1
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    from pathlib import Path
+    path = tmp_path / "circuit.toml"
+    path.write_text(CONFIG.format(root=Path(__file__).resolve().parents[1]))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def reset_brian2():
+    yield
+    import brian2
+    brian2.device.reinit()
+    brian2.device.activate()
+    brian2.set_device("runtime")
+    brian2.prefs.reset_to_defaults()
+
+
+@pytest.mark.parametrize("rule", ["wm", "kp"])
+def test_circuit_run_matches_matrix_run_of_the_same_config(config_file, tmp_path, rule):
+    out = tmp_path / "circuit"
+    assert main(["run", str(config_file), "--engine", "circuit", "--rule", rule,
+                 "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["engine"], metrics["device"], metrics["complete"]) == (
+        "circuit", "runtime (numpy)", True)
+    matrix = run_matrix(load_config(config_file, **{"rule.name": rule}), progress=False)
+    # Instantaneous neurons replaying the matrix engine's samples and noise: the circuit's
+    # weights equal the matrix engine's to ~1e-15 (tests/test_circuit_equivalence.py).
+    assert metrics["final"]["weight_angle_deg"] == pytest.approx(
+        matrix["final"]["weight_angle_deg"], abs=1e-6)
+    assert metrics["final"]["test_accuracy"] == matrix["final"]["test_accuracy"]
+    W, b, B = results.load_network_arrays(out)
+    assert [w.shape for w in W] == [(100, 64), (10, 100)]
+    steps = [h["step"] for h in metrics["history"]]
+    assert steps[0] == 0 and steps[-1] == 60 and steps == sorted(steps)
+    phases = metrics["schedule"]["first_phases"]
+    if rule == "wm":
+        assert phases[:2] == ["mirror B1", "mirror B2"] and "engaged" in phases
+    else:
+        assert set(phases) == {"engaged"}
+    assert (out / "figures" / "alignment.png").exists()
+    assert (out / "figures" / "schedule.png").exists()
+
+
+def test_circuit_rejects_what_it_cannot_do(config_file, tmp_path, capsys):
+    assert main(["run", str(config_file), "--engine", "circuit", "--set",
+                 "network.loss='softmax_xent'", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "sigmoid_xent" in capsys.readouterr().err
+    assert main(["run", str(config_file), "--engine", "circuit", "--set",
+                 "training.batch_size=4", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "training.batch_size" in capsys.readouterr().err
