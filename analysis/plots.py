@@ -654,10 +654,10 @@ def _phase_levels(phases: Sequence[str]) -> tuple[list[str], np.ndarray]:
 def plot_schedule(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> list[Path]:
     """The circuit's phase schedule with the weight angle over it: ``schedule.{fmt}``.
 
-    Needs ``metrics["schedule"]`` (``presentations``, ``first_phases``) and history
+    Needs ``metrics["schedule"]`` (``presentations``, ``window_start``, ``phases``) and history
     entries with ``presentation`` (circuit runs). Top: angle between B and Wᵀ per
-    layer against presentations over the whole run. Bottom: which phase each of the
-    first presentations was (engaged, or the mirror phase of a layer's B).
+    layer against presentations over the whole run. Bottom: which phase each
+    presentation of a window was (engaged, or the mirror phase of a layer's B).
     """
     fmt = _check_fmt(fmt)
     history, schedule = _history(metrics), metrics.get("schedule")
@@ -666,7 +666,8 @@ def plot_schedule(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> li
     x = np.array([h["presentation"] for h in history])
     angles = np.array([h["weight_angle_deg"] for h in history])
     labels = _layer_labels(angles.shape[1], metrics.get("sizes"))
-    names, levels = _phase_levels(schedule["first_phases"])
+    names, levels = _phase_levels(schedule["phases"])
+    window = schedule["window_start"] + np.arange(len(levels))
     with _style():
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 5.0),
                                           gridspec_kw={"height_ratios": [3, 1.3]})
@@ -677,9 +678,8 @@ def plot_schedule(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> li
                 title=f"{_run_title(metrics)}: {schedule['presentations']} presentations "
                       f"({schedule['mirror']} mirror, {schedule['engaged']} engaged)")
         top.legend(loc="upper right")
-        bottom.step(np.arange(len(levels)), levels, where="post", color="k")
-        bottom.fill_between(np.arange(len(levels)), 0, levels, step="post", alpha=0.15,
-                            color="tab:blue")
+        bottom.step(window, levels, where="post", color="k")
+        bottom.fill_between(window, 0, levels, step="post", alpha=0.15, color="tab:blue")
         bottom.set(yticks=range(len(names)), yticklabels=names, xlabel="presentation",
-                   title=f"phase of the first {len(levels)} presentations")
+                   title=f"phase of presentations {window[0]}–{window[-1]}")
         return [_save(fig, Path(out_dir) / f"schedule.{fmt}")]

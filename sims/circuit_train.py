@@ -101,15 +101,19 @@ SCHEDULE_SHOWN = 60  # presentations whose phase metrics.json lists, for the sch
 
 
 def _schedule_summary(table) -> dict:
-    """How many presentations of each phase, and the phase of the first ones
-    (``"engaged"``, ``"mirror B<l>"`` or ``"mirror all"``)."""
+    """How many presentations of each phase, and the phases (``"engaged"``,
+    ``"mirror B<l>"`` or ``"mirror all"``) of a window that starts shortly before
+    the first engaged presentation (``window_start``)."""
+    engaged = np.flatnonzero(table.engaged)
+    start = max(0, int(engaged[0]) - SCHEDULE_SHOWN // 4) if len(engaged) else 0
     phases = []
-    for k in range(min(len(table), SCHEDULE_SHOWN)):
+    for k in range(start, min(len(table), start + SCHEDULE_SHOWN)):
         layers = np.flatnonzero(table.mirror[k])
         phases.append("engaged" if table.engaged[k] else
                       f"mirror B{layers[0]}" if len(layers) == 1 else "mirror all")
     return {"presentations": len(table), "engaged": int(np.sum(table.engaged)),
-            "mirror": int(len(table) - np.sum(table.engaged)), "first_phases": phases}
+            "mirror": int(len(table) - np.sum(table.engaged)), "window_start": start,
+            "phases": phases}
 
 
 class _build_dir:

@@ -63,9 +63,13 @@ def test_circuit_run_matches_matrix_run_of_the_same_config(config_file, tmp_path
     assert [w.shape for w in W] == [(100, 64), (10, 100)]
     steps = [h["step"] for h in metrics["history"]]
     assert steps[0] == 0 and steps[-1] == 60 and steps == sorted(steps)
-    phases = metrics["schedule"]["first_phases"]
+    schedule = metrics["schedule"]
+    phases = schedule["phases"]
+    assert schedule["presentations"] == schedule["engaged"] + schedule["mirror"]
     if rule == "wm":
-        assert phases[:2] == ["mirror B1", "mirror B2"] and "engaged" in phases
+        assert schedule["window_start"] == 20 - 15           # 10 initial mirror events x 2 layers
+        assert phases[:2] == ["mirror B2", "mirror B1"]        # presentations 5 and 6
+        assert phases[15:19] == ["engaged", "mirror B1", "mirror B2", "engaged"]
     else:
         assert set(phases) == {"engaged"}
     assert (out / "figures" / "alignment.png").exists()
