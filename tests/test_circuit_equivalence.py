@@ -6,8 +6,7 @@ matrix engine is driven through the very same events and noise draws here.
 """
 import numpy as np
 import pytest
-from brian2 import prefs, set_device
-from brian2.devices import reinit_devices
+from brian2 import prefs
 
 from mirrorlab.analysis.metrics import norm_ratios, weight_angles
 from mirrorlab.circuits import plan_from_config, run_circuit
@@ -30,13 +29,7 @@ RULE_NETWORKS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_brian2():
-    """Every test starts on the runtime device with default preferences (as Brian2's own
-    conftest does)."""
-    yield
-    reinit_devices()
-    set_device("runtime")
+pytestmark = pytest.mark.usefixtures("fresh_brian2")
 
 
 @pytest.fixture

@@ -35,14 +35,7 @@ def config_file(tmp_path):
     return path
 
 
-@pytest.fixture(autouse=True)
-def reset_brian2():
-    yield
-    import brian2
-    brian2.device.reinit()
-    brian2.device.activate()
-    brian2.set_device("runtime")
-    brian2.prefs.reset_to_defaults()
+pytestmark = pytest.mark.usefixtures("fresh_brian2")
 
 
 @pytest.mark.parametrize("rule", ["wm", "kp"])

@@ -3,8 +3,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from brian2 import Equations, Network, NeuronGroup, Synapses, ms, set_device
-from brian2.devices import reinit_devices
+from brian2 import Equations, Network, NeuronGroup, Synapses, ms
 
 from mirrorlab.circuits import (CircuitSpec, build, locality_audit, plan_from_config,
                                 presentations, run_circuit, spec_from_config)
@@ -21,13 +20,7 @@ from mirrorlab.sims.schedule import ENGAGED, MIRROR, Event
 from mirrorlab.sims.train import build_engine, run_matrix
 
 
-@pytest.fixture(autouse=True)
-def fresh_brian2():
-    """Every test starts on the runtime device with default preferences (as Brian2's own
-    conftest does)."""
-    yield
-    reinit_devices()
-    set_device("runtime")
+pytestmark = pytest.mark.usefixtures("fresh_brian2")
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,7 @@ from mirrorlab.sims.devices import Device, DeviceError
 brian2 = pytest.importorskip("brian2")
 
 
-@pytest.fixture(autouse=True)
-def reset_brian2():
-    yield
-    brian2.device.reinit()
-    brian2.device.activate()
-    brian2.set_device("runtime")
-    brian2.prefs.reset_to_defaults()
+pytestmark = pytest.mark.usefixtures("fresh_brian2")
 
 
 def tiny_network():
