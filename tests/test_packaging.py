@@ -24,9 +24,16 @@ def test_wheel_installs_into_fresh_venv(tmp_path):
     python = env_dir / "bin" / "python"
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
                     str(wheel)], check=True)
-    # Dependencies come from this interpreter's site-packages on PYTHONPATH; .pth files
-    # there (the editable install of mirrorlab) are not processed for PYTHONPATH entries.
-    env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
+    # Dependencies come from this interpreter's site-packages, added as a site directory
+    # after the fresh venv's own (so its .pth files run: Brian2 needs setuptools'
+    # distutils shim on 3.12). The editable mirrorlab there must not win: asserted below.
+    fresh_site = subprocess.run([python, "-c", "import sysconfig; "
+                                 "print(sysconfig.get_paths()['purelib'])"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    deps = sysconfig.get_paths()["purelib"]
+    Path(fresh_site, "zz_mirrorlab_test_deps.pth").write_text(
+        f"import site; site.addsitedir({deps!r})\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     code = ("import importlib, json; "
             f"print(json.dumps({{n: importlib.import_module(n).__file__ for n in {SUBPACKAGES}}}))")
     out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True,
