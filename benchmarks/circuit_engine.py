@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorlab.circuits.phases import presentations
-from mirrorlab.circuits.run import plan_from_config, run_circuit
+from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
 from mirrorlab.sims.config import load_config
 from mirrorlab.sims.schedule import ENGAGED
 from mirrorlab.sims.train import Streams, build_engine, load_config_data

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..circuits.run import plan_from_config, run_circuit
+from .circuit_run import plan_from_config, run_circuit
 from ..circuits.phases import presentations
 from . import results
 from .config import Config, ConfigError, to_toml

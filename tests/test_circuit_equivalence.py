@@ -9,7 +9,7 @@ import pytest
 from brian2 import prefs
 
 from mirrorlab.analysis.metrics import norm_ratios, weight_angles
-from mirrorlab.circuits import plan_from_config, run_circuit
+from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine, Network

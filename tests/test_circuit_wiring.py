@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from brian2 import Equations, Network, NeuronGroup, Synapses, ms
 
-from mirrorlab.circuits import (CircuitSpec, build, locality_audit, plan_from_config,
-                                presentations, run_circuit, spec_from_config)
+from mirrorlab.circuits import CircuitSpec, build, locality_audit, presentations, spec_from_config
 from mirrorlab.circuits import equations as E
 from mirrorlab.circuits import learning
 from mirrorlab.models.losses import get_loss
 from mirrorlab.models.rules import KolenPollack, SignSymmetry, WeightMirror
 from mirrorlab.models.transfer import TRANSFERS, get_transfer
 from mirrorlab.sims import results
+from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
 from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine

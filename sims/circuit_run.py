@@ -11,10 +11,9 @@ from brian2 import StateMonitor, get_device, prefs, set_device
 from brian2 import seed as brian2_seed
 from brian2.devices.device import reset_device
 
-from ..sims.schedule import MIRROR, draw_mirror_noise, phase_plan
-from .build import Circuit, build
-from .phases import presentations
-from .spec import CircuitSpec, spec_from_config
+from .schedule import MIRROR, draw_mirror_noise, phase_plan
+from .train import Streams, build_engine
+from ..circuits import Circuit, CircuitSpec, build, presentations, spec_from_config
 
 Array = np.ndarray
 
@@ -74,7 +73,6 @@ def plan_from_config(config, data) -> RunPlan:
     ``noise``, one ``draw_mirror_noise`` per mirror event), so a circuit run and
     ``run_matrix`` of the same config see the same weights, samples and noise.
     """
-    from ..sims.train import Streams, build_engine  # here: sims may come to import circuits
 
     spec = spec_from_config(config)
     streams = Streams.from_seed(config.experiment.seed)
