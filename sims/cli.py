@@ -6,11 +6,14 @@
     mirrorlab plot RESULTS_DIR
     mirrorlab sweep SWEEP.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
     mirrorlab hypothesis HYPOTHESIS.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
+    mirrorlab check CONFIG.toml [--rule R] [--out DIR] [--steps N] [--strict]
+                    [--set FIELD=VALUE ...]
 
 Exit status: 0 done, 1 some runs of a sweep or hypothesis failed (recorded in
 their failed.json; rerun to retry), 2 bad config or data (or Dask missing),
 3 the run diverged, 130 interrupted (finished checkpoints stay on disk, marked
-incomplete).
+incomplete). `check` exits 0 whatever its checks find, or with --strict 1 if any
+check fails.
 """
 from __future__ import annotations
 
@@ -157,6 +160,18 @@ def cmd_hypothesis(args) -> int:
     return status
 
 
+def cmd_check(args) -> int:
+    from .check import check_plausibility, table
+    config = _config(args, **{"rule.name": args.rule, "check.steps": args.steps})
+    out = Path(args.out or Path("results") / config.experiment.name / f"{config.rule.name}_check")
+    report = check_plausibility(config, out, progress=not args.quiet)
+    counts = report["counts"]
+    print(table(report))
+    print(f"{counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a; report: "
+          f"{out / 'plausibility.md'}, {out / 'plausibility.json'}")
+    return 1 if args.strict and counts["fail"] else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirrorlab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,6 +223,15 @@ def _parser() -> argparse.ArgumentParser:
         "hypothesis", help="baseline vs variants over seeds on Dask: statistics and a verdict"),
         "results/hypotheses/FILE_STEM")
     hypothesis.set_defaults(handler=cmd_hypothesis)
+
+    check = with_config(sub.add_parser(
+        "check", help="build a circuit, run it briefly, check its biological plausibility"))
+    check.add_argument("--rule", help="fa, wm, kp or bp (default: the config's)")
+    check.add_argument("--steps", type=int,
+                       help="engaged presentations of the brief run (default check.steps; 0 = all)")
+    check.add_argument("--out", help="report folder (default results/NAME/RULE_check)")
+    check.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
+    check.set_defaults(handler=cmd_check)
     return parser
 
 

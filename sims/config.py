@@ -1,8 +1,8 @@
 """Run configuration: TOML in sections, every field typed and validated.
 
 A config file has the sections ``[experiment] [data] [network] [training]
-[rule] [schedule] [constraints] [device] [circuit]``; every field has a default, so a file
-names only what differs. ``base = "other.toml"`` at the top of a file layers it
+[rule] [schedule] [constraints] [device] [circuit] [check]``; every field has a default, so a
+file names only what differs. ``base = "other.toml"`` at the top of a file layers it
 over another file (paths relative to the file). Unknown sections or fields,
 wrong types, NaN and out-of-range values raise :class:`ConfigError` naming the
 field, before any work is done.
@@ -274,6 +274,54 @@ class CircuitConfig:
 
 
 @dataclass(frozen=True)
+class CheckConfig:
+    """Bounds of ``mirrorlab check`` (the plausibility checks, ``sims/check.py``).
+
+    ``steps``: engaged presentations of the brief run (0 = the config's whole run).
+    ``max_rate_hz``: the firing rate of a rate unit whose activity r is 1 (Hz per unit
+    of r). ``rate_bounds_hz``: [low, high] physiological firing rates, low >= 0.
+    ``weight_bound``: largest |w| allowed for any W, b or B entry (dimensionless).
+    ``dale_tolerance``: largest fraction of presynaptic neurons of a synapse group whose
+    outgoing weights may mix signs. ``tau_range_ms``: [low, high] neuron time constant
+    (rate neurons). ``settle_tolerance``: largest |r - r_inf| when a presentation ends.
+    ``max_relative_update``: largest change of a weight matrix in one presentation,
+    relative to its norm. ``angle_threshold_deg``: alignment is reached when every
+    angle(B_l, W_l^T) is below it. ``min_accuracy``: test accuracy to pass (0 = above
+    chance: the most frequent test class's share plus two of its standard errors).
+    """
+
+    steps: int = 200
+    max_rate_hz: float = 100.0
+    rate_bounds_hz: list[float] = field(default_factory=lambda: [0.0, 200.0])
+    weight_bound: float = 10.0
+    dale_tolerance: float = 0.0
+    tau_range_ms: list[float] = field(default_factory=lambda: [1.0, 100.0])
+    settle_tolerance: float = 0.01
+    max_relative_update: float = 0.1
+    angle_threshold_deg: float = 20.0
+    min_accuracy: float = 0.0
+
+    def validate(self):
+        _require(self.steps >= 0, "check.steps", "must be >= 0 (0 = the whole run)", self.steps)
+        _require(self.max_rate_hz > 0, "check.max_rate_hz", "must be > 0", self.max_rate_hz)
+        for name in ("rate_bounds_hz", "tau_range_ms"):
+            low_high = getattr(self, name)
+            _require(len(low_high) == 2 and 0 <= low_high[0] < low_high[1], f"check.{name}",
+                     "must be [low, high] with 0 <= low < high", low_high)
+        _require(self.weight_bound > 0, "check.weight_bound", "must be > 0", self.weight_bound)
+        _require(0 <= self.dale_tolerance <= 1, "check.dale_tolerance", "must be in [0, 1]",
+                 self.dale_tolerance)
+        _require(self.settle_tolerance > 0, "check.settle_tolerance", "must be > 0",
+                 self.settle_tolerance)
+        _require(self.max_relative_update > 0, "check.max_relative_update", "must be > 0",
+                 self.max_relative_update)
+        _require(0 < self.angle_threshold_deg <= 180, "check.angle_threshold_deg",
+                 "must be in (0, 180]", self.angle_threshold_deg)
+        _require(0 <= self.min_accuracy <= 1, "check.min_accuracy",
+                 "must be in [0, 1] (0 = above chance)", self.min_accuracy)
+
+
+@dataclass(frozen=True)
 class Config:
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -284,6 +332,7 @@ class Config:
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
 
     def validate(self) -> "Config":
         for section in dataclasses.fields(self):
