@@ -78,6 +78,9 @@ def test_check_command_writes_the_report(config_file, tmp_path, capsys, rule, ex
     assert statuses(report)["no_weight_transport"] == expected
     markdown = (out / "plausibility.md").read_text()
     assert f"| `no_weight_transport` | **{expected}** |" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(CHECKS)
+    assert all(row.replace("\\|", "").count("|") == 4 for row in rows)   # |w| is escaped
     assert "[check]" in (out / "config.toml").read_text()
     printed = capsys.readouterr().out
     assert f"no_weight_transport  {expected}" in printed
