@@ -239,11 +239,12 @@ def mixed_sign_fraction(matrix: Array) -> float:
 
 
 def check_dale_principle(W: list[Array], B: list[Array], tolerance: float,
-                         not_enforced: list[str] = ()) -> dict:
+                         feedback_dale: str = "off") -> dict:
     """Dale's principle per synapse group: each presynaptic neuron excitatory or inhibitory.
 
     W_l's presynaptic neurons are forward_{l-1}'s (columns of W_l); B_l's are
-    feedback_l's (columns of B_l).
+    feedback_l's (columns of B_l). ``feedback_dale`` says what the config asked of B:
+    "off", "enforced" (by the circuit) or "initial weights only".
     """
     fractions = {f"W_{l}": mixed_sign_fraction(w) for l, w in enumerate(W, 1)}
     fractions |= {f"B_{l}": mixed_sign_fraction(b) for l, b in enumerate(B, 1)}
@@ -253,11 +254,10 @@ def check_dale_principle(W: list[Array], B: list[Array], tolerance: float,
                f"{100 * fractions[worst]:.0f} % ({worst}); "
                + (f"above the tolerance of {100 * tolerance:.0f} % in " + ", ".join(breaking)
                   if breaking else f"within the tolerance of {100 * tolerance:.0f} %"))
-    if "feedback_dale" in not_enforced:
+    if feedback_dale == "initial weights only":
         summary += "; constraints.feedback_dale set the initial B only (not wired in circuits)"
     return result("dale_principle", _passes(not breaking), summary,
-                  mixed_sign_fraction=fractions, tolerance=tolerance,
-                  enforced_by_circuit="feedback_dale" not in not_enforced)
+                  mixed_sign_fraction=fractions, tolerance=tolerance, feedback_dale=feedback_dale)
 
 
 def forward_rates_hz(run: BriefRun, max_rate_hz: float) -> dict[str, Array]:
@@ -491,6 +491,12 @@ def _outcome(config: Config, data: Dataset, weights, step: int) -> dict:
         return checkpoint(engine, data, step, 0.0, None)
 
 
+def _feedback_dale(config: Config, run: BriefRun) -> str:
+    if not config.constraints.feedback_dale:
+        return "off"
+    return "initial weights only" if "feedback_dale" in run.not_enforced else "enforced"
+
+
 def run_checks(config: Config, data: Dataset, run: BriefRun) -> list[dict]:
     """Every check of :data:`CHECKS` on a brief run, in that order."""
     bounds = config.check
@@ -504,7 +510,7 @@ def run_checks(config: Config, data: Dataset, run: BriefRun) -> list[dict]:
     rule = run.circuit.spec.rule
     return [
         check_no_weight_transport(run.circuit),
-        check_dale_principle(W, B, bounds.dale_tolerance, run.not_enforced),
+        check_dale_principle(W, B, bounds.dale_tolerance, _feedback_dale(config, run)),
         check_rates_in_bounds(ranges, bounds.rate_bounds_hz),
         check_rates_non_negative(ranges, _error_ranges(run)),
         check_weights_finite(W, b, B),

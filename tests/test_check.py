@@ -185,6 +185,7 @@ def test_dale_feedback_constraint_leaves_no_mixed_feedback_neuron(config_file, d
     config = load_config(config_file, **{"rule.name": "fa", "constraints.feedback_dale": dale})
     report = check_plausibility(config, progress=False)
     fractions = evidence(report, "dale_principle")["mixed_sign_fraction"]
+    assert (evidence(report, "dale_principle")["feedback_dale"] == "off") == (not dale)
     for name in ("B_1", "B_2"):
         assert (fractions[name] == 0) == dale
     assert fractions["W_1"] > 0 and fractions["W_2"] > 0   # forward weights mix signs
