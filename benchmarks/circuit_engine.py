@@ -20,6 +20,7 @@ import numpy as np
 from mirrorlab.circuits.phases import presentations
 from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
 from mirrorlab.sims.config import load_config
+from mirrorlab.sims.devices import Device
 from mirrorlab.sims.schedule import ENGAGED
 from mirrorlab.sims.train import Streams, build_engine, load_config_data
 
@@ -34,8 +35,8 @@ def circuit_time(config, data, device, target, n_train):
                           plan.spec.mirror_scheme)
     with tempfile.TemporaryDirectory() as build_dir:
         started = time.perf_counter()
-        run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device=device,
-                    codegen_target=target, build_dir=Path(build_dir) / "b")
+        run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, reuse=False,
+                    device=Device(device, build_dir=Path(build_dir) / "b", target=target))
         return time.perf_counter() - started, len(table)
 
 

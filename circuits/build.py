@@ -71,6 +71,8 @@ class Circuit:
         ``W[l - 1]`` is ``W_l``, ``B[l - 1]`` is ``B_l``.
     links : list of Synapses
         The one-to-one links.
+    schedule : dict of TimedArray
+        The presentations as TimedArrays, by name (see :func:`schedule_values`).
     """
 
     spec: CircuitSpec
@@ -82,6 +84,7 @@ class Circuit:
     W: list[Synapses]
     B: list[Synapses]
     links: list[Synapses]
+    schedule: dict[str, TimedArray]
 
     @property
     def duration(self) -> Quantity:
@@ -96,15 +99,25 @@ class Circuit:
         ``W[l]`` is ``(n_{l+1}, n_l)``, ``b[l]`` is ``(n_{l+1},)``, ``B[l]`` is ``W[l]``'s
         transposed shape. Works before the run on every device.
         """
-        for synapses, matrix in zip(self.W + self.B, list(W) + list(B)):
-            post, pre = _dense_indices(_shape(synapses))
-            matrix = np.asarray(matrix, dtype=float)
-            if matrix.shape != _shape(synapses):
-                raise ValueError(f"{synapses.name}: weights must have shape "
-                                 f"{_shape(synapses)} (got {matrix.shape})")
-            synapses.w = matrix[post, pre]
-        for group, bias in zip(self.forward[1:], b):
-            group.b = np.asarray(bias, dtype=float)
+        for group, name, value in _weight_values(self, W, b, B):
+            setattr(group, name, value)
+
+    def run_args(self, spec: CircuitSpec, plan: Presentations,
+                 initial: tuple[list[Array], list[Array], list[Array]]) -> dict:
+        """The values that turn this built circuit into the circuit of ``spec`` running
+        ``plan`` from the weights ``initial``, as ``run_args`` of a standalone device.
+
+        Raises ValueError unless ``structure(spec, plan)`` equals this circuit's: only
+        values (weights, parameters, the presentations' contents) can change.
+        """
+        if structure(spec, plan) != structure(self.spec, self.presentations):
+            raise ValueError("the circuit was built for another structure (sizes, neuron, "
+                             "rule type, number of presentations, ...); build it anew")
+        values = list(_parameter_values(self, spec)) + list(_weight_values(self, *initial))
+        args = {getattr(group, name): value for group, name, value in values}
+        args.update({self.schedule[name]: array
+                     for name, array in schedule_values(spec, plan).items()})
+        return args
 
     def weights(self) -> tuple[list[Array], list[Array], list[Array]]:
         """Current ``(W, b, B)`` as numpy arrays in the matrix engine's layout."""
@@ -119,7 +132,9 @@ def build(spec: CircuitSpec, plan: Presentations) -> Circuit:
     """
     _check_plan(spec, plan)
     clock = Clock(dt=spec.dt)
-    schedule = _schedule(spec, plan)
+    T = spec.presentation_time
+    schedule = {name: TimedArray(values, dt=T, name=name)
+                for name, values in schedule_values(spec, plan).items()}
     forward = _forward_populations(spec, schedule, clock)
     feedback = _feedback_populations(spec, clock)
     target = NeuronGroup(spec.sizes[-1], E.TARGET_POPULATION, clock=clock, name="target",
@@ -130,7 +145,56 @@ def build(spec: CircuitSpec, plan: Presentations) -> Circuit:
          for l in range(1, spec.n_layers + 1)]
     links = _links(spec, forward, feedback, target, clock)
     network = Network(*forward, *feedback, target, *W, *B, *links)
-    return Circuit(spec, plan, network, forward, feedback, target, W, B, links)
+    circuit = Circuit(spec, plan, network, forward, feedback, target, W, B, links, schedule)
+    for group, name, value in _parameter_values(circuit, spec):
+        setattr(group, name, value)
+    return circuit
+
+
+def structure(spec: CircuitSpec, plan: Presentations) -> tuple:
+    """What the generated code of a circuit depends on.
+
+    Two (spec, plan) pairs of equal structure differ only in values: weights, learning
+    rates, decays, noise amplitude, time constant and the presentations' contents.
+    """
+    rule = spec.rule
+    noise = getattr(rule, "noise", None)
+    return (spec.sizes, spec.transfer.name, spec.output_transfer.name, spec.loss.name,
+            type(rule).__name__, noise.distribution if noise else None, spec.neuron,
+            float(spec.dt), spec.presentation_steps, spec.mirror_scheme, spec.noise_source,
+            len(plan), plan.noise is not None)
+
+
+def _parameter_values(circuit: Circuit, spec: CircuitSpec):
+    """(group, variable, value) of every parameter the circuit takes from ``spec``."""
+    for group in circuit.forward + circuit.feedback:
+        if "tau" in group.variables:
+            yield group, "tau", spec.tau
+        if "noise_scale" in group.variables:
+            yield group, "noise_scale", _noise_scale(spec)
+    for group in circuit.forward[1:]:
+        yield group, "eta_b", spec.lr
+    for W in circuit.W:
+        yield W, "eta", spec.lr
+        yield W, "decay", spec.rule.forward_decay
+    learning = FEEDBACK_LEARNING[type(spec.rule)](spec)
+    if learning is not None:
+        for B in circuit.B:
+            yield B, "eta", learning.eta
+            yield B, "decay", learning.decay
+
+
+def _weight_values(circuit: Circuit, W: list[Array], b: list[Array], B: list[Array]):
+    """(group, variable, value) of every weight and bias, from the matrix engine's layout."""
+    for synapses, matrix in zip(circuit.W + circuit.B, list(W) + list(B)):
+        post, pre = _dense_indices(_shape(synapses))
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.shape != _shape(synapses):
+            raise ValueError(f"{synapses.name}: weights must have shape "
+                             f"{_shape(synapses)} (got {matrix.shape})")
+        yield synapses, "w", matrix[post, pre]
+    for group, bias in zip(circuit.forward[1:], b):
+        yield group, "b", np.asarray(bias, dtype=float)
 
 
 # --- the schedule -------------------------------------------------------------------------
@@ -144,16 +208,15 @@ def _check_plan(spec: CircuitSpec, plan: Presentations) -> None:
                          "(pass the mirror noise draws)")
 
 
-def _schedule(spec: CircuitSpec, plan: Presentations) -> dict[str, TimedArray]:
-    """TimedArrays of the plan: row p = presentation p, or, for the plasticity gates
-    ``was_engaged`` and ``was_mirror``, the presentation that ends at boundary p."""
-    T = spec.presentation_time
+def schedule_values(spec: CircuitSpec, plan: Presentations) -> dict[str, Array]:
+    """Arrays of the plan's TimedArrays: row p = presentation p, or, for the plasticity
+    gates ``was_engaged`` and ``was_mirror``, the presentation that ends at boundary p."""
     arrays = {"stimulus": plan.stimulus, "labels": plan.labels, "drive_gate": plan.drive,
               "noise_gate": plan.noise_on, "was_engaged": _ended(plan.engaged),
               "was_mirror": _ended(plan.mirror)}
     if spec.noise_source == "replay" and plan.noise is not None:
         arrays.update({f"noise_values_{l}": values for l, values in enumerate(plan.noise)})
-    return {name: TimedArray(values, dt=T, name=name) for name, values in arrays.items()}
+    return arrays
 
 
 def _ended(gates: Array) -> Array:
@@ -210,7 +273,6 @@ def _input_population(spec: CircuitSpec, schedule: dict, clock: Clock) -> Neuron
                         clock=clock, name="forward_0", order=pathway_order(spec, "forward", 0),
                         namespace={"stimulus": schedule["stimulus"], **_gates(schedule),
                                    **noise_namespace, "layer": 0})
-    _set_shared(spec, group)
     _load(spec, group, E.LOAD_MIRROR_GATES, E.LOAD_SAMPLE, load_noise)
     return group
 
@@ -238,8 +300,6 @@ def _learning_population(spec: CircuitSpec, l: int, model: Equations, schedule: 
                         name=f"forward_{l}", order=pathway_order(spec, "forward", l),
                         namespace={**namespace, "was_engaged": schedule["was_engaged"],
                                    "layer": l})
-    _set_shared(spec, group)
-    group.eta_b = spec.lr
     _learn(spec, group, E.BIAS_LEARNING, BIAS_PLASTICITY_ORDER)
     return group
 
@@ -263,17 +323,8 @@ def _feedback_populations(spec: CircuitSpec, clock: Clock) -> list[NeuronGroup]:
         group = NeuronGroup(n, E.with_output(spec.neuron, "delta", *parts, **terms),
                             method="exponential_euler", clock=clock, name=f"feedback_{l}",
                             order=pathway_order(spec, "feedback", l), namespace={})
-        _set_shared(spec, group)
         populations.append(group)
     return populations
-
-
-def _set_shared(spec: CircuitSpec, group: NeuronGroup) -> None:
-    """Values of the parameters a population declares."""
-    if "tau" in group.variables:
-        group.tau = spec.tau
-    if "noise_scale" in group.variables:
-        group.noise_scale = _noise_scale(spec)
 
 
 # --- synapses -----------------------------------------------------------------------------
@@ -306,7 +357,6 @@ def _forward_synapses(spec: CircuitSpec, l: int, forward, schedule, clock) -> Sy
     """W_l: forward_{l-1} -> forward_l, learning in engaged presentations."""
     W = _dense(forward[l - 1], forward[l], E.code(E.FORWARD_SYNAPSE, E.PLASTIC), f"W_{l}",
                {"was_engaged": schedule["was_engaged"]}, clock)
-    W.eta, W.decay = spec.lr, spec.rule.forward_decay
     _learn(spec, W, E.FORWARD_LEARNING, SYNAPTIC_PLASTICITY_ORDER)
     return W
 
@@ -320,7 +370,6 @@ def _feedback_synapses(spec: CircuitSpec, l: int, feedback, schedule, clock) -> 
                  "layer": l}
     B = _dense(feedback[l], feedback[l - 1], E.code(E.FEEDBACK_SYNAPSE, E.PLASTIC),
                f"B_{l}", namespace, clock)
-    B.eta, B.decay = learning.eta, learning.decay
     _learn(spec, B, learning.update, SYNAPTIC_PLASTICITY_ORDER)
     return B
 

@@ -1,29 +1,34 @@
-"""Running a circuit on a Brian2 device: the whole training run is one ``run()``."""
+"""Running a circuit on a Brian2 device: the whole training run is one ``run()``.
+
+On a standalone device (cpp_standalone, cuda_standalone) a circuit is compiled
+once. A later run whose circuit differs only in values — the seed's initial
+weights, sample order and replayed noise, learning rates, decays, noise
+amplitude, time constant — runs the same binary again with those values as
+``run_args`` (:class:`CompiledCircuit`), instead of recompiling.
+"""
 from __future__ import annotations
 
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from brian2 import StateMonitor, get_device, prefs, set_device
+from brian2 import StateMonitor
 from brian2 import seed as brian2_seed
-from brian2.devices.device import reset_device
 
+from . import devices
+from .devices import Device
 from .schedule import MIRROR, draw_mirror_noise, phase_plan
 from .train import Streams, build_engine
-from ..circuits import Circuit, CircuitSpec, build, presentations, spec_from_config
+from ..circuits import Circuit, CircuitSpec, Presentations, build, presentations, spec_from_config
+from ..circuits.build import structure
 
 Array = np.ndarray
-
-DEVICES = ("runtime", "cpp")
-CODEGEN_TARGETS = ("numpy", "cython")
 
 
 @dataclass(frozen=True, eq=False)
 class Recording:
-    """Weight snapshots taken every ``every`` presentations.
+    """Snapshots taken every ``every`` presentations.
 
     Attributes
     ----------
@@ -34,6 +39,10 @@ class Recording:
     W, b, B : list of arrays
         ``W[l]`` is ``(n, n_{l+1}, n_l)``, ``b[l]`` is ``(n, n_{l+1})``,
         ``B[l]`` is ``(n, n_l, n_{l+1})``.
+    activity : dict of (n - 1, n_l) arrays
+        Settled activity at the end of presentation ``presentations[1:] - 1``:
+        ``"forward_l"`` the rate ``r`` of forward_l, ``"feedback_l"`` the error
+        ``delta`` of feedback_l (dimensionless, the matrix engine's units).
     """
 
     presentations: Array
@@ -41,11 +50,16 @@ class Recording:
     W: list[Array]
     b: list[Array]
     B: list[Array]
+    activity: dict[str, Array]
 
 
 @dataclass(frozen=True, eq=False)
 class CircuitRun:
-    """Final weights of a circuit run (matrix-engine layout) and what was recorded."""
+    """Final weights of a circuit run (matrix-engine layout) and what was recorded.
+
+    ``wall_time_s`` includes ``build_time_s``, the time spent generating and compiling
+    code (0 when a standalone build was reused).
+    """
 
     W: list[Array]
     b: list[Array]
@@ -53,6 +67,7 @@ class CircuitRun:
     recording: Recording | None
     device: str
     wall_time_s: float
+    build_time_s: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,9 +104,9 @@ def plan_from_config(config, data) -> RunPlan:
     return RunPlan(spec, events, noise, (net.W, net.b, net.B))
 
 
-def run_circuit(spec: CircuitSpec, data, events, noise, initial, *, device: str = "runtime",
-                codegen_target: str = "numpy", build_dir=None, threads: int = 0,
-                record_every: int = 0, seed: int | None = None) -> CircuitRun:
+def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
+                device: Device = Device(), record_every: int = 0, seed: int | None = None,
+                reuse: bool = True) -> CircuitRun:
     """Train a circuit through ``events`` and return its final weights.
 
     Parameters
@@ -107,81 +122,101 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *, device: str 
         or the rule has no mirror phase.
     initial : (W, b, B)
         Initial weights in the matrix engine's layout.
-    device : {"runtime", "cpp"}
-        Brian2 runtime (``codegen_target`` "numpy" or "cython") or cpp_standalone,
-        built in ``build_dir`` (a temporary folder if None) with ``threads``
-        OpenMP threads (0 = Brian2's default, single-threaded).
+    device : Device
+        Brian2 runtime (numpy or cython), cpp_standalone or cuda_standalone; a
+        standalone device without ``build_dir`` builds in a temporary folder.
     record_every : int
-        Snapshot W and B every this many presentations (0 = no recording).
+        Snapshot weights and activity every this many presentations (0 = none).
     seed : int or None
         Seed of Brian2's random numbers (``noise_source == "brian"``).
+    reuse : bool
+        Run the last standalone build again when only values differ (see
+        :class:`CompiledCircuit`); False compiles anew.
 
     Returns
     -------
     CircuitRun
     """
-    if device not in DEVICES:
-        raise ValueError(f"device: must be one of {', '.join(DEVICES)} (got {device!r})")
-    if codegen_target not in CODEGEN_TARGETS:
-        raise ValueError(f"codegen_target: must be one of {', '.join(CODEGEN_TARGETS)} "
-                         f"(got {codegen_target!r})")
     if record_every < 0:
         raise ValueError(f"record_every: must be >= 0 (got {record_every})")
     replayed = noise if spec.noise_source == "replay" and spec.rule.uses_mirror_phase else None
     plan = presentations(spec.sizes, events, data.x_train, data.y_train, replayed,
                          spec.mirror_scheme)
-    started = time.perf_counter()
-    with _on_device(device, codegen_target, build_dir, threads) as finish:
-        circuit = build(spec, plan)
-        circuit.set_weights(*initial)
-        monitors = _weight_monitors(circuit, record_every)
-        circuit.network.add(*monitors)
+    if not device.standalone:
+        return CompiledCircuit(spec, plan, device, record_every, seed).run(spec, plan, initial)
+    global _last_build
+    key = CompiledCircuit.key(spec, plan, device, record_every, seed)
+    if not (reuse and _last_build is not None and _last_build.matches(key)):
+        _last_build = None  # frees the previous build (and its temporary folder) first
+        _last_build = CompiledCircuit(spec, plan, device, record_every, seed)
+    return _last_build.run(spec, plan, initial)
+
+
+#: The last standalone build of this process: Brian2 holds one standalone project at a time.
+_last_build: CompiledCircuit | None = None
+
+
+class CompiledCircuit:
+    """A circuit built on a device, with its monitors, run by :meth:`run`.
+
+    On the runtime device a CompiledCircuit runs once. On a standalone device its
+    first run generates, compiles and runs the project; each later run executes the
+    same binary with the new values as ``run_args`` (Brian2's
+    ``device.run(run_args=...)``), which :meth:`Circuit.run_args` allows only for a
+    circuit of the same :func:`~mirrorlab.circuits.build.structure`.
+    """
+
+    def __init__(self, spec: CircuitSpec, plan: Presentations, device: Device,
+                 record_every: int, seed: int | None):
+        self._key = self.key(spec, plan, device, record_every, seed)
+        self._folder = None
+        if device.standalone and device.build_dir is None:
+            self._folder = tempfile.TemporaryDirectory(prefix=f"mirrorlab_{device.name}_")
+            device = replace(device, build_dir=self._folder.name)
+        self.device, self.record_every = device, record_every
+        devices.activate(device)
+        self.circuit = build(spec, plan)
+        self.weight_monitors = _weight_monitors(self.circuit, record_every)
+        self.activity_monitors = _activity_monitors(self.circuit, record_every)
+        self.circuit.network.add(*self.weight_monitors, *self.activity_monitors)
         if seed is not None:
             brian2_seed(seed)
-        circuit.network.run(circuit.duration, namespace={})
-        finish()
+        self.runs = 0
+
+    @staticmethod
+    def key(spec, plan, device: Device, record_every: int, seed) -> tuple:
+        """Runs of equal key can share a build. Brian2's own noise is seeded in the code."""
+        return (structure(spec, plan), device, record_every,
+                seed if spec.noise_source == "brian" else None)
+
+    def matches(self, key: tuple) -> bool:
+        return key == self._key
+
+    def run(self, spec: CircuitSpec, plan: Presentations, initial) -> CircuitRun:
+        """Run ``plan`` from the weights ``initial`` with the parameters of ``spec``."""
+        started = time.perf_counter()
+        circuit = self.circuit
+        if self.runs and not self.device.standalone:
+            raise RuntimeError("a runtime circuit runs once; build another")
+        build_time = 0.0
+        if self.runs == 0:
+            circuit.set_weights(*initial)
+            if self.device.standalone:
+                circuit.network.run(circuit.duration, namespace={})
+                devices.build(self.device)
+                build_time = (time.perf_counter() - started
+                              - devices.binary_run_time(self.device))
+                devices.restore_runtime()
+            else:
+                circuit.network.run(circuit.duration, namespace={})
+        else:
+            devices.rerun(self.device, circuit.run_args(spec, plan, initial))
+        self.runs += 1
         W, b, B = circuit.weights()
-        recording = _recording(circuit, monitors, record_every) if monitors else None
-    return CircuitRun(W, b, B, recording, device if device == "cpp" else
-                      f"runtime ({codegen_target})", time.perf_counter() - started)
-
-
-# --- devices ------------------------------------------------------------------------------
-
-@contextmanager
-def _on_device(device: str, codegen_target: str, build_dir, threads: int):
-    """Run the body on ``device``; yields the function that finishes the run.
-
-    Brian2's device and preferences are global: they are restored on exit, and a
-    standalone device is reinitialised so that the next build in this process starts
-    clean.
-    """
-    if device == "runtime":
-        with _preferences({"codegen.target": codegen_target}):
-            yield lambda: None
-        return
-    folder = tempfile.TemporaryDirectory(prefix="mirrorlab_cpp_") if build_dir is None else None
-    directory = folder.name if folder else str(build_dir)
-    set_device("cpp_standalone", build_on_run=False)
-    try:
-        with _preferences({"devices.cpp_standalone.openmp_threads": threads}), \
-                (folder or nullcontext()):
-            yield lambda: get_device().build(directory=directory, compile=True, run=True)
-    finally:
-        get_device().reinit()
-        reset_device()
-
-
-@contextmanager
-def _preferences(values: dict):
-    saved = {name: prefs[name] for name in values}
-    try:
-        for name, value in values.items():
-            prefs[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            prefs[name] = value
+        recording = (_recording(circuit, plan, self.weight_monitors, self.activity_monitors,
+                                self.record_every) if self.record_every else None)
+        return CircuitRun(W, b, B, recording, self.device.describe(),
+                          time.perf_counter() - started, build_time)
 
 
 # --- recording ----------------------------------------------------------------------------
@@ -200,13 +235,37 @@ def _weight_monitors(circuit: Circuit, every: int) -> list[StateMonitor]:
     return weights + biases
 
 
-def _recording(circuit: Circuit, monitors: list[StateMonitor], every: int) -> Recording:
+#: Activity is read at a boundary's ``start`` before anything there runs: the values
+#: the circuit settled to in the presentation that has just ended.
+ACTIVITY_ORDER = -1
+
+
+def _activity_monitors(circuit: Circuit, every: int) -> list[StateMonitor]:
+    """Monitors of the rate of every forward and the error of every feedback population
+    at every ``every``-th presentation boundary."""
+    if every == 0:
+        return []
+    interval = every * circuit.spec.presentation_time
+    return ([StateMonitor(G, "r", record=True, dt=interval, when="start",
+                          order=ACTIVITY_ORDER, name=f"{G.name}_activity")
+             for G in circuit.forward]
+            + [StateMonitor(G, "delta", record=True, dt=interval, when="start",
+                            order=ACTIVITY_ORDER, name=f"{G.name}_activity")
+               for G in circuit.feedback])
+
+
+def _recording(circuit: Circuit, plan: Presentations, weight_monitors: list[StateMonitor],
+               activity_monitors: list[StateMonitor], every: int) -> Recording:
     n = len(circuit.W)
-    done = np.arange(monitors[0].w.shape[1]) * every
-    matrices = [_snapshots(S, monitor) for S, monitor in zip(circuit.W + circuit.B, monitors)]
-    biases = [np.asarray(monitor.b).T for monitor in monitors[2 * n:]]
-    return Recording(done, circuit.presentations.engaged_steps[done], matrices[:n], biases,
-                     matrices[n:])
+    done = np.arange(weight_monitors[0].w.shape[1]) * every
+    matrices = [_snapshots(S, monitor)
+                for S, monitor in zip(circuit.W + circuit.B, weight_monitors)]
+    biases = [np.asarray(monitor.b).T for monitor in weight_monitors[2 * n:]]
+    activity = {}
+    for group, monitor in zip(circuit.forward + circuit.feedback, activity_monitors):
+        values = np.asarray(getattr(monitor, "r" if group in circuit.forward else "delta")).T
+        activity[group.name] = values[1:len(done)]  # the first sample precedes every presentation
+    return Recording(done, plan.engaged_steps[done], matrices[:n], biases, matrices[n:], activity)
 
 
 def _snapshots(S, monitor: StateMonitor) -> Array:

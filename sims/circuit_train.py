@@ -9,7 +9,6 @@ define (what instantaneous neurons compute, and settled rate neurons approach).
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import numpy as np
 from .circuit_run import plan_from_config, run_circuit
 from ..circuits.phases import presentations
 from . import results
-from .config import Config, ConfigError, to_toml
+from .config import Config, to_toml
+from .devices import device_from_config
 from .data import Dataset
 from .schedule import ENGAGED
 from .train import _check_sizes, _final, _new_metrics, build_engine, checkpoint, \
@@ -30,11 +30,10 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
                            progress: bool = True, data: Dataset | None = None) -> dict:
     """Train ``config`` as a Brian2 circuit; return (and, with ``out_dir``, write) the metrics.
 
-    ``device.name`` picks Brian2 runtime (numpy) or cpp_standalone (built in
-    ``device.build_dir``, else ``out_dir/build``, else a temporary folder).
+    ``device.name`` picks Brian2 runtime, cpp_standalone or cuda_standalone, built in
+    ``device.build_dir`` or a temporary folder. A later run in this process whose
+    circuit differs only in seed or numeric parameters reuses the standalone build.
     """
-    if config.device.name == "cuda":
-        raise ConfigError("device.name: 'cuda' is not wired to circuits yet; use runtime or cpp")
     data = data if data is not None else load_config_data(config)
     _check_sizes(config, data)
     folder = Path(out_dir) if out_dir is not None else None
@@ -44,17 +43,16 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)
     every = _record_every(config, len(table), plan.events)
-    with _build_dir(config, folder) as build_dir:
-        if progress:
-            print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
-                  f"on {config.device.name}; building and running ...", flush=True)
-        run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
-                          device=config.device.name, build_dir=build_dir,
-                          threads=config.device.threads, record_every=every,
-                          seed=config.experiment.seed)
+    device = device_from_config(config.device)
+    if progress:
+        print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
+              f"on {device.describe()}; building and running ...", flush=True)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device=device,
+                      record_every=every, seed=config.experiment.seed)
     metrics = _new_metrics(config, data)
     metrics.update(engine="circuit", device=run.device, neuron=config.circuit.neuron,
-                   wall_time_s=run.wall_time_s, schedule=_schedule_summary(table))
+                   wall_time_s=run.wall_time_s, build_time_s=run.build_time_s,
+                   schedule=_schedule_summary(table))
     metrics["history"] = _history(config, data, run, len(table))
     metrics["final"] = _final(metrics["history"][-1])
     metrics["complete"] = True
@@ -114,24 +112,3 @@ def _schedule_summary(table) -> dict:
     return {"presentations": len(table), "engaged": int(np.sum(table.engaged)),
             "mirror": int(len(table) - np.sum(table.engaged)), "window_start": start,
             "phases": phases}
-
-
-class _build_dir:
-    """The standalone build folder: the config's, else ``out_dir/build``, else temporary."""
-
-    def __init__(self, config: Config, folder: Path | None):
-        self.config, self.folder, self.tmp = config, folder, None
-
-    def __enter__(self):
-        if self.config.device.name == "runtime":
-            return None
-        if self.config.device.build_dir:
-            return Path(self.config.device.build_dir)
-        if self.folder is not None:
-            return self.folder / "build"
-        self.tmp = tempfile.TemporaryDirectory(prefix="mirrorlab_build_")
-        return Path(self.tmp.name)
-
-    def __exit__(self, *exc):
-        if self.tmp is not None:
-            self.tmp.cleanup()

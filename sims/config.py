@@ -26,10 +26,10 @@ from ..models.noise import NOISE_DISTRIBUTIONS, NoiseSource
 from ..models.rules import RULES
 from ..models.rules.ss import SIGN_SYMMETRY_MAGNITUDES
 from ..models.transfer import TRANSFERS
+from .devices import DEVICE_NAMES
 
 DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
-DEVICES = ("runtime", "cpp", "cuda")
 MIRROR_SCHEMES = ("alternating", "simultaneous")
 NEURON_KINDS = ("instantaneous", "rate")
 NOISE_SOURCES = ("replay", "brian")  # mirror noise: replayed arrays or drawn in Brian2
@@ -249,8 +249,8 @@ class DeviceConfig:
     build_dir: str = ""
 
     def validate(self):
-        _one_of("device.name", self.name, DEVICES)
-        _require(self.threads >= 0, "device.threads", "must be >= 0 (0 = all cores)", self.threads)
+        _one_of("device.name", self.name, DEVICE_NAMES)
+        _require(self.threads >= 0, "device.threads", "must be >= 0 (0 = one thread, Brian2's default)", self.threads)
         _require(self.gpu_id >= 0, "device.gpu_id", "must be >= 0", self.gpu_id)
 
 

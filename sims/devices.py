@@ -35,8 +35,9 @@ class Device:
     ----------
     name : {"runtime", "cpp", "cuda"}
     build_dir : str or Path, optional
-        Standalone project folder (required for cpp and cuda; one per device:
-        a cpp and a cuda build must never share a folder).
+        Standalone project folder (one per device: a cpp and a cuda build must never
+        share a folder). :func:`activate` needs one for cpp and cuda;
+        :func:`sims.circuit_run.run_circuit` makes a temporary one if it is None.
     threads : int
         OpenMP threads for cpp_standalone (0 = Brian2's default, one thread).
     gpu_id : int
@@ -66,8 +67,6 @@ class Device:
         if self.target not in RUNTIME_TARGETS:
             raise DeviceError(f"device target: must be one of {', '.join(RUNTIME_TARGETS)} "
                               f"(got {self.target!r})")
-        if self.standalone and self.build_dir is None:
-            raise DeviceError(f"device {self.name!r} needs a build_dir")
 
     @property
     def standalone(self) -> bool:
@@ -82,13 +81,26 @@ class Device:
         return f"cuda_standalone (GPU {self.gpu_id})"
 
 
-def activate(device: Device) -> None:
-    """Reset Brian2's device and preferences, then select ``device``."""
-    import brian2
+def device_from_config(section) -> Device:
+    """The :class:`Device` of a config's ``[device]`` section (runtime with numpy code; an
+    empty ``build_dir`` means a temporary folder, shared by later runs of the circuit)."""
+    return Device(section.name, build_dir=section.build_dir or None, threads=section.threads,
+                  gpu_id=section.gpu_id)
 
-    brian2.device.reinit()
-    brian2.device.activate()
-    brian2.prefs.reset_to_defaults()
+
+def activate(device: Device) -> None:
+    """Reset Brian2's devices, then select ``device`` and set the preferences it needs.
+
+    Every device is reinitialised, so that a standalone project left from an earlier
+    build (see :func:`restore_runtime`) never mixes with the next one. Other
+    preferences (compiler flags, say) are left as the user set them.
+    """
+    import brian2
+    from brian2.devices import reinit_devices
+
+    if device.standalone and device.build_dir is None:
+        raise DeviceError(f"device {device.name!r} needs a build_dir")
+    reinit_devices()
     if device.name == "runtime":
         brian2.set_device("runtime")
         brian2.prefs.codegen.target = device.target
@@ -101,6 +113,36 @@ def activate(device: Device) -> None:
         brian2.prefs.devices.cpp_standalone.openmp_threads = device.threads
     else:
         _set_cuda_preferences(device)
+
+
+def restore_runtime() -> None:
+    """Make the runtime device current again, keeping a standalone device's project and
+    results (its variables stay readable, and :func:`rerun` can run it again)."""
+    import brian2
+
+    brian2.set_device("runtime")
+
+
+def rerun(device: Device, run_args: dict) -> None:
+    """Run the binary of the last standalone build of ``device`` again with new values."""
+    from brian2.devices.device import all_devices
+
+    from brian2 import TimedArray
+
+    if device.name == "cuda":
+        check_gpu(device.gpu_id)
+    standalone = all_devices[STANDALONE_NAMES[device.name]]
+    # A TimedArray that no generated code reads is not in the binary (and changes nothing).
+    run_args = {key: value for key, value in run_args.items()
+                if not isinstance(key, TimedArray) or key in standalone.timed_arrays}
+    standalone.run(directory=str(device.build_dir), run_args=run_args)
+
+
+def binary_run_time(device: Device) -> float:
+    """Seconds the last standalone build spent running its binary (0 if it did not run)."""
+    from brian2.devices.device import all_devices
+
+    return float(all_devices[STANDALONE_NAMES[device.name]].timers.get("run_binary") or 0.0)
 
 
 def build(device: Device, run: bool = True, run_args: dict | None = None) -> None:
@@ -200,10 +242,15 @@ def _set_cuda_preferences(device: Device) -> None:
         gcc.extra_compile_args_gcc = [a for a in gcc.extra_compile_args_gcc
                                       if not a.startswith("-std=")] + ["-std=c++17"]
     includes, libs = curand_dirs(device.build_dir)
-    brian2.prefs.codegen.cpp.include_dirs = list(brian2.prefs.codegen.cpp.include_dirs) + includes
-    brian2.prefs.codegen.cpp.library_dirs = list(brian2.prefs.codegen.cpp.library_dirs) + libs
-    brian2.prefs.codegen.cpp.runtime_library_dirs = (
-        list(brian2.prefs.codegen.cpp.runtime_library_dirs) + libs)
+    cpp = brian2.prefs.codegen.cpp
+    cpp.include_dirs = _with(cpp.include_dirs, includes)
+    cpp.library_dirs = _with(cpp.library_dirs, libs)
+    cpp.runtime_library_dirs = _with(cpp.runtime_library_dirs, libs)
+
+
+def _with(values, extra: list[str]) -> list[str]:
+    """``values`` followed by those of ``extra`` it lacks (activating twice adds nothing)."""
+    return list(values) + [v for v in extra if v not in values]
 
 
 def check_gpu(gpu_id: int) -> None:

@@ -10,6 +10,7 @@ from brian2 import prefs
 
 from mirrorlab.analysis.metrics import norm_ratios, weight_angles
 from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
+from mirrorlab.sims.devices import Device
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine, Network
@@ -88,7 +89,7 @@ def assert_equivalent(circuit_run, expected, plan):
 def test_circuit_reproduces_matrix_engine_on_runtime(rule, data):
     plan = plan_from_config(config(rule), data)
     assert sum(e.phase == ENGAGED for e in plan.events) == 200
-    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device="runtime")
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial)
     assert_equivalent(run, matrix_run(plan, data), plan)
 
 
@@ -96,13 +97,30 @@ def test_circuit_reproduces_matrix_engine_on_runtime(rule, data):
 @pytest.mark.parametrize("rule", ["fa", "wm", "kp"])
 def test_circuit_reproduces_matrix_engine_on_cpp_standalone(rule, data, tmp_path, quick_compile):
     plan = plan_from_config(config(rule), data)
-    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device="cpp",
-                      build_dir=tmp_path / "build", record_every=100)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
+                      device=Device("cpp", build_dir=tmp_path / "build"), record_every=100)
     assert_equivalent(run, matrix_run(plan, data), plan)
     assert (tmp_path / "build" / "main").exists()
     np.testing.assert_array_equal(run.recording.W[0][-1], run.W[0])
     np.testing.assert_array_equal(run.recording.b[-1][-1], run.b[-1])
     np.testing.assert_array_equal(run.recording.B[1][-1], run.B[1])
+
+
+@pytest.mark.standalone
+def test_a_standalone_build_is_reused_for_another_seed_and_rates(data, tmp_path, quick_compile):
+    """Seed (initial weights, sample order, noise) and numeric parameters travel to the
+    compiled binary as run_args: no new build, and still the matrix engine's weights."""
+    device = Device("cpp", build_dir=tmp_path / "build")
+    first = plan_from_config(config("kp"), data)
+    run_circuit(first.spec, data, first.events, first.noise, first.initial, device=device)
+    binary = tmp_path / "build" / "main"
+    built = binary.stat().st_mtime_ns
+    other = plan_from_config(config("kp", **{"experiment.seed": 3, "training.lr": 0.02,
+                                            "rule.kp.decay": 0.05}), data)
+    run = run_circuit(other.spec, data, other.events, other.noise, other.initial, device=device,
+                      record_every=0)
+    assert run.build_time_s == 0 and binary.stat().st_mtime_ns == built
+    assert_equivalent(run, matrix_run(other, data), other)
 
 
 def test_simultaneous_mirror_scheme_reproduces_matrix_engine(data):

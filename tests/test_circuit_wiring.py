@@ -188,12 +188,6 @@ def test_circuit_has_named_populations_and_synapses_in_matrix_layout(data):
         circuit.set_weights([W[0].T] + W[1:], b, B)
 
 
-def test_run_circuit_names_a_bad_device(data):
-    plan = plan_from_config(config(), data)
-    with pytest.raises(ValueError, match="device: must be one of runtime, cpp"):
-        run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device="cuda")
-
-
 # --- locality audit -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("rule", ["fa", "wm", "kp"])

@@ -26,7 +26,7 @@ def test_bad_choices_are_named():
     with pytest.raises(DeviceError, match="one of runtime, cpp, cuda"):
         Device("gpu")
     with pytest.raises(DeviceError, match="needs a build_dir"):
-        Device("cpp")
+        devices.activate(Device("cpp"))
     assert Device("cpp", build_dir="x", threads=4).describe() == "cpp_standalone (4 threads)"
 
 
