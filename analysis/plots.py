@@ -683,3 +683,48 @@ def plot_schedule(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> li
         bottom.set(yticks=range(len(names)), yticklabels=names, xlabel="presentation",
                    title=f"phase of presentations {window[0]}–{window[-1]}")
         return [_save(fig, Path(out_dir) / f"schedule.{fmt}")]
+
+
+#: Neurons of a population shown in the activity figure (the first ones).
+ACTIVITY_NEURONS_SHOWN = 32
+
+
+def plot_activity(activity: Mapping[str, np.ndarray], out_path: str | Path,
+                  title: str = "population activity") -> list[Path]:
+    """Settled activity of every population at the recorded presentations.
+
+    ``activity`` holds ``presentation`` (n,) presentation indices, ``engaged`` (n,)
+    1 for engaged and 0 for mirror presentations, and one ``(n, n_units)`` array per
+    population (``forward_l``: rate r, ``feedback_l``: error delta; dimensionless).
+    One heat map per population (units × presentations, first
+    :data:`ACTIVITY_NEURONS_SHOWN` units), with the phase of each column marked above.
+    """
+    out_path = Path(out_path)
+    _check_fmt(out_path.suffix.lstrip("."))
+    x, engaged = np.asarray(activity["presentation"]), np.asarray(activity["engaged"])
+    names = [k for k in activity if k.startswith("forward_")] + \
+            [k for k in activity if k.startswith("feedback_")]
+    if not len(x) or not names:
+        raise ValueError("activity holds no recorded presentations or populations")
+    with _style():
+        fig, axes = plt.subplots(len(names), 1, figsize=(7.0, 1.3 * len(names) + 0.8),
+                                 sharex=True, squeeze=False)
+        for ax, name in zip(axes[:, 0], names):
+            values = np.asarray(activity[name])[:, :ACTIVITY_NEURONS_SHOWN].T
+            limit = float(np.max(np.abs(values))) or 1.0
+            signed = name.startswith("feedback_") or values.min() < 0
+            image = ax.imshow(values, aspect="auto", interpolation="nearest", origin="lower",
+                              cmap="RdBu_r" if signed else "viridis",
+                              vmin=-limit if signed else 0.0, vmax=limit,
+                              extent=(-0.5, len(x) - 0.5, -0.5, values.shape[0] - 0.5))
+            ax.scatter(np.flatnonzero(engaged), np.full(int(engaged.sum()), values.shape[0]),
+                       marker="|", color="k", s=12, clip_on=False)
+            ax.grid(False)
+            ax.set_ylabel(f"{name}\nunit", fontsize="small")
+            fig.colorbar(image, ax=ax, pad=0.01, label="δ" if name.startswith("feedback_")
+                         else "r")
+        ticks = np.linspace(0, len(x) - 1, min(len(x), 6)).round().astype(int)
+        axes[-1, 0].set_xticks(ticks, [str(int(x[k])) for k in ticks])
+        axes[-1, 0].set_xlabel("presentation (| above a panel: engaged; else mirror)")
+        axes[0, 0].set_title(title)
+        return [_save(fig, out_path)]

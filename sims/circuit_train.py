@@ -59,7 +59,17 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     if folder is not None:
         results.write_json(folder / "metrics.json", metrics)
         results.write_arrays(folder / "arrays.npz", results.network_arrays(run.W, run.b, run.B))
+        results.write_arrays(folder / "activity.npz", activity_arrays(run.recording, table))
     return metrics
+
+
+def activity_arrays(recording, table) -> dict[str, np.ndarray]:
+    """What ``activity.npz`` holds: ``presentation`` (n,) the presentations whose settled
+    activity was recorded, ``engaged`` (n,) 1 where that presentation was engaged, and
+    per population ``forward_l`` (n, n_l) rates and ``feedback_l`` (n, n_l) errors."""
+    shown = recording.presentations[1:] - 1
+    return {"presentation": shown, "engaged": table.engaged[shown].astype(np.int8),
+            **recording.activity}
 
 
 def _record_every(config: Config, n_presentations: int, events) -> int:

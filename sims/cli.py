@@ -22,6 +22,8 @@ import ast
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..analysis import plots
 from . import results
 from .config import ConfigError, load_config
@@ -60,6 +62,11 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
                                              title=f"{metrics['rule']}: B against Wᵀ")
     if metrics.get("schedule"):
         written += plots.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
+    if (run_dir / "activity.npz").exists():
+        with np.load(run_dir / "activity.npz") as activity:
+            written += plots.plot_activity(dict(activity), run_dir / "figures" / f"activity.{fmt}",
+                                           title=f"{metrics['rule']} · seed {metrics['seed']}: "
+                                                 "settled activity")
     return written
 
 

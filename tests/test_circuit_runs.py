@@ -7,7 +7,9 @@ import pytest
 from mirrorlab.sims import results
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.train import run_matrix
+from mirrorlab.circuits import presentations
+from mirrorlab.sims.circuit_run import plan_from_config
+from mirrorlab.sims.train import load_config_data, run_matrix
 
 CONFIG = """
 base = "{root}/configs/digits_mlp.toml"
@@ -42,7 +44,7 @@ pytestmark = pytest.mark.usefixtures("fresh_brian2")
 def test_circuit_run_matches_matrix_run_of_the_same_config(config_file, tmp_path, rule):
     out = tmp_path / "circuit"
     assert main(["run", str(config_file), "--engine", "circuit", "--rule", rule,
-                 "--out", str(out), "--quiet"]) == 0
+                 "--set", "training.checkpoint_every=4", "--out", str(out), "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["engine"], metrics["device"], metrics["complete"]) == (
         "circuit", "runtime (numpy)", True)
@@ -67,6 +69,30 @@ def test_circuit_run_matches_matrix_run_of_the_same_config(config_file, tmp_path
         assert set(phases) == {"engaged"}
     assert (out / "figures" / "alignment.png").exists()
     assert (out / "figures" / "schedule.png").exists()
+    assert (out / "figures" / "activity.png").exists()
+    assert_activity_is_the_settled_state(out, load_config(config_file, **{"rule.name": rule}))
+
+
+def assert_activity_is_the_settled_state(out, config):
+    """activity.npz row k is presentation ``presentation[k]``: forward_0 shows its sample
+    (engaged) or its noise (mirror of B1), and feedback_2 carries sigmoid(a_2) - y."""
+    config = config.replace(**{"experiment.engine": "circuit"})
+    data = load_config_data(config)
+    plan = plan_from_config(config, data)
+    table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
+                          plan.spec.mirror_scheme)
+    with np.load(out / "activity.npz") as activity:
+        shown, engaged = activity["presentation"], activity["engaged"].astype(bool)
+        assert len(shown) > 10 and engaged.any()
+        np.testing.assert_array_equal(engaged, table.engaged[shown] == 1)
+        x0 = np.where(table.drive[shown, :1] == 1, table.stimulus[shown], 0.0)
+        if table.noise is not None:
+            x0 = x0 + table.noise_on[shown, :1] * table.noise[0][shown]
+        np.testing.assert_allclose(activity["forward_0"], x0, atol=1e-12)
+        assert (config.network.loss, config.network.output_transfer) == ("sigmoid_xent", "linear")
+        error = 1 / (1 + np.exp(-activity["forward_2"])) - table.labels[shown]
+        np.testing.assert_allclose(activity["feedback_2"][engaged], error[engaged], atol=1e-12)
+        assert activity["forward_1"].shape == (len(shown), 100)
 
 
 def test_circuit_rejects_what_it_cannot_do(config_file, tmp_path, capsys):
