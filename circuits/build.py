@@ -128,8 +128,12 @@ class Circuit:
 def build(spec: CircuitSpec, plan: Presentations) -> Circuit:
     """Create the Brian2 objects of ``spec`` that run the presentations ``plan``.
 
-    Weights start at 0; set them with :meth:`Circuit.set_weights`.
+    Weights start at 0; set them with :meth:`Circuit.set_weights`. Spiking specs
+    (``spec.spiking``) are built by :func:`.spiking.build_spiking`.
     """
+    if spec.spiking is not None:
+        from .spiking import build_spiking
+        return build_spiking(spec, plan)
     _check_plan(spec, plan)
     clock = Clock(dt=spec.dt)
     T = spec.presentation_time
@@ -162,7 +166,8 @@ def structure(spec: CircuitSpec, plan: Presentations) -> tuple:
     return (spec.sizes, spec.transfer.name, spec.output_transfer.name, spec.loss.name,
             type(rule).__name__, noise.distribution if noise else None, spec.neuron,
             float(spec.dt), spec.presentation_steps, spec.mirror_scheme, spec.noise_source,
-            len(plan), plan.noise is not None)
+            len(plan), plan.noise is not None,
+            spec.spiking.structure() if spec.spiking is not None else None)
 
 
 def _parameter_values(circuit: Circuit, spec: CircuitSpec):

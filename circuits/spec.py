@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from brian2 import Quantity, ms
+from brian2 import Hz, Quantity, ms
 
 from ..models.losses import MSE, SigmoidCrossEntropy, get_loss
 from ..models.rules import Rule
@@ -12,6 +12,7 @@ from ..models.transfer import Transfer, get_transfer
 from ..sims.config import MIRROR_SCHEMES, NEURON_KINDS, NOISE_SOURCES, ConfigError, make_rule
 from .equations import DPHI_EXPRS
 from .learning import FEEDBACK_LEARNING
+from .spiking_spec import SPIKING_KINDS, SpikingSpec
 
 #: Time steps in which instantaneous neurons settle: one up the forward and down the
 #: feedback pathway, one for the error link from feedback_l back to forward_l.
@@ -46,6 +47,8 @@ class CircuitSpec:
         Time steps per presentation; 0 = :attr:`presentation_steps` chooses.
     noise_source : {"replay", "brian"}
         Mirror noise replayed from arrays (exact) or drawn inside Brian2.
+    spiking : SpikingSpec or None
+        Spiking neurons' parameters; given exactly when ``neuron`` spikes ("poisson").
     """
 
     sizes: tuple[int, ...]
@@ -60,6 +63,7 @@ class CircuitSpec:
     mirror_scheme: str = "alternating"
     settle_steps: int = 0
     noise_source: str = "replay"
+    spiking: SpikingSpec | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -94,6 +98,11 @@ class CircuitSpec:
                (self.tau, self.dt))
         _check(self.settle_steps >= 0, "settle_steps", "must be >= 0 (0 = automatic)",
                self.settle_steps)
+        _check((self.spiking is not None) == (self.neuron in SPIKING_KINDS), "spiking",
+               f"must be given exactly for spiking neurons ({', '.join(SPIKING_KINDS)})",
+               self.spiking)
+        _check(self.spiking is None or self.rule.name in ("fa", "wm", "kp"), "rule",
+               "spiking circuits support fa, wm and kp", self.rule.name)
 
     @property
     def n_layers(self) -> int:
@@ -110,6 +119,8 @@ class CircuitSpec:
         the longest path (forward rates, then feedback errors), given
         :data:`RATE_SETTLE_TAUS_PER_STAGE` time constants each.
         """
+        if self.spiking is not None:
+            return self.spiking.presentation_steps(self.dt)
         if self.settle_steps:
             return self.settle_steps
         if self.neuron == "instantaneous":
@@ -178,4 +189,18 @@ def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
         loss=get_loss(network.loss, network.output_transfer), rule=make_rule(config.rule),
         lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
         mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
-        noise_source=circuit.noise_source)
+        noise_source=circuit.noise_source, spiking=_spiking(circuit))
+
+
+def _spiking(circuit) -> SpikingSpec | None:
+    """The spiking parameters of ``[circuit]``, if its neurons spike."""
+    if circuit.neuron not in SPIKING_KINDS:
+        return None
+    return SpikingSpec(
+        baseline=circuit.baseline_hz * Hz, gain=circuit.gain_hz * Hz,
+        pool=circuit.neurons_per_unit, signed=circuit.signed,
+        tau_syn=circuit.tau_syn_ms * ms, tau_trace=circuit.tau_trace_ms * ms,
+        tau_mean=circuit.tau_mean_ms * ms, presentation=circuit.presentation_ms * ms,
+        noise_drive=circuit.noise_drive, dale=circuit.dale,
+        delay_forward=circuit.delay_forward_ms * ms,
+        delay_feedback=circuit.delay_feedback_ms * ms, delay_spread=circuit.delay_spread_ms * ms)

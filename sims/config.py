@@ -31,7 +31,7 @@ from .devices import DEVICE_NAMES
 DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
 MIRROR_SCHEMES = ("alternating", "simultaneous")
-NEURON_KINDS = ("instantaneous", "rate")
+NEURON_KINDS = ("instantaneous", "rate", "poisson")
 NOISE_SOURCES = ("replay", "brian")  # mirror noise: replayed arrays or drawn in Brian2
 
 
@@ -256,13 +256,37 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class CircuitConfig:
-    """Neuron model and timing of a Brian2 circuit (engine = "circuit")."""
+    """Neuron model and timing of a Brian2 circuit (engine = "circuit").
+
+    Spiking neurons (``neuron = "poisson"``, see ``circuits/spiking.py``) carry a signed
+    value v at ``baseline_hz + gain_hz * v`` (``signed = "baseline"``), each unit a pool
+    of ``neurons_per_unit`` neurons with the same input; ``tau_syn_ms``
+    synaptic filter, ``tau_trace_ms`` fast and ``tau_mean_ms`` slow (running mean) spike
+    traces of plasticity; ``presentation_ms`` per sample or noise draw; ``noise_drive``
+    mirror noise drive in units of rule.wm.sigma (0 = spiking variability only);
+    ``dale`` one sign per population's outgoing synapses (inhibitory interneurons carry
+    the negative weights); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of
+    W and B, drawn uniformly within +- ``delay_spread_ms``.
+    """
 
     neuron: str = "instantaneous"
     tau_ms: float = 1.0
     dt_ms: float = 0.1
     settle_steps: int = 0
     noise_source: str = "replay"
+    baseline_hz: float = 30.0
+    gain_hz: float = 15.0
+    neurons_per_unit: int = 20
+    signed: str = "baseline"
+    tau_syn_ms: float = 10.0
+    tau_trace_ms: float = 10.0
+    tau_mean_ms: float = 1000.0
+    presentation_ms: float = 100.0
+    noise_drive: float = 1.0
+    dale: bool = False
+    delay_forward_ms: float = 0.0
+    delay_feedback_ms: float = 0.0
+    delay_spread_ms: float = 0.0
 
     def validate(self):
         _one_of("circuit.neuron", self.neuron, NEURON_KINDS)
@@ -271,6 +295,16 @@ class CircuitConfig:
         _require(self.dt_ms > 0, "circuit.dt_ms", "must be > 0", self.dt_ms)
         _require(self.settle_steps >= 0, "circuit.settle_steps", "must be >= 0 (0 = automatic)",
                  self.settle_steps)
+        for name in ("baseline_hz", "gain_hz", "tau_syn_ms", "tau_trace_ms", "tau_mean_ms",
+                     "presentation_ms"):
+            _require(getattr(self, name) > 0, f"circuit.{name}", "must be > 0",
+                     getattr(self, name))
+        for name in ("noise_drive", "delay_forward_ms", "delay_feedback_ms", "delay_spread_ms"):
+            _require(getattr(self, name) >= 0, f"circuit.{name}", "must be >= 0",
+                     getattr(self, name))
+        _one_of("circuit.signed", self.signed, ("baseline",))
+        _require(self.neurons_per_unit >= 1, "circuit.neurons_per_unit", "must be >= 1",
+                 self.neurons_per_unit)
 
 
 @dataclass(frozen=True)

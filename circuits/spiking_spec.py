@@ -1,0 +1,115 @@
+"""What a spiking circuit adds to a CircuitSpec: rates, traces, delays, Dale's law.
+
+Kept apart from :mod:`.spec` (which holds one ``spiking`` field of this type) so
+that the spiking parameters are checked in one place and the rate circuits do
+not see them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from brian2 import Hz, Quantity, ms
+
+#: Neuron kinds that spike (the others are rate neurons, see :mod:`.equations`).
+SPIKING_KINDS = ("poisson",)
+#: How a signed value is carried by spikes: around a baseline rate ("onoff", a pair of
+#: populations for +v and -v, is named in the issue but not built).
+SIGNED_CARRIAGES = ("baseline",)
+#: A presentation is split into this many parts; plasticity is off in the first one,
+#: while the traces forget the previous presentation.
+PRESENTATION_PARTS = 4
+
+
+@dataclass(frozen=True, eq=False)
+class SpikingSpec:
+    """Parameters of spiking populations and spike-trace plasticity.
+
+    A signed value ``v`` (a rate ``phi(a)``, an error ``delta``, a noise draw) is
+    carried by an inhomogeneous Poisson neuron firing at ``baseline + gain * v``
+    (clipped at 0) and read by its targets as ``(trace - baseline) / gain``.
+
+    Attributes
+    ----------
+    baseline, gain : Quantity (Hz)
+        Rate at ``v = 0`` and rate per unit of ``v``, per neuron.
+    pool : int
+        Neurons per unit: each unit is a pool of this many Poisson neurons with the same
+        input, simulated as their pooled spike train; its readers average over the pool,
+        so the decoded value's spiking noise falls as ``1 / pool``.
+    signed : {"baseline"}
+        How signed values are carried (see :data:`SIGNED_CARRIAGES`).
+    tau_syn : Quantity (ms)
+        Synaptic filter: every spike adds an exponential of this time constant to
+        the postsynaptic input (weighted by ``w / gain``).
+    tau_trace : Quantity (ms)
+        Fast spike trace used by plasticity (``z``).
+    tau_mean : Quantity (ms)
+        Slow spike trace (``m``), the running mean that the covariance rule removes.
+    presentation : Quantity (ms)
+        Duration of one presentation (sample or mirror-noise draw).
+    noise_drive : float
+        Mirror noise drive, in units of the rule's sigma: a noisy population fires at
+        ``baseline + gain * noise_drive * xi`` with one ``xi`` per presentation.
+        0 = the neurons' own spiking variability is the only mirror noise.
+    dale : bool
+        Every population's outgoing synapses keep one sign; negative weights go
+        through inhibitory interneurons, and weights are clipped at 0.
+    delay_forward, delay_feedback : Quantity (ms)
+        Mean spike transmission delay of the W and of the B synapse groups.
+    delay_spread : Quantity (ms)
+        Delays are drawn uniformly in ``mean +- delay_spread`` (0 = fixed).
+    """
+
+    baseline: Quantity = field(default_factory=lambda: 30 * Hz)
+    gain: Quantity = field(default_factory=lambda: 15 * Hz)
+    pool: int = 20
+    signed: str = "baseline"
+    tau_syn: Quantity = field(default_factory=lambda: 10 * ms)
+    tau_trace: Quantity = field(default_factory=lambda: 10 * ms)
+    tau_mean: Quantity = field(default_factory=lambda: 1000 * ms)
+    presentation: Quantity = field(default_factory=lambda: 100 * ms)
+    noise_drive: float = 1.0
+    dale: bool = False
+    delay_forward: Quantity = field(default_factory=lambda: 0 * ms)
+    delay_feedback: Quantity = field(default_factory=lambda: 0 * ms)
+    delay_spread: Quantity = field(default_factory=lambda: 0 * ms)
+
+    def __post_init__(self):
+        _check(float(self.baseline) > 0, "baseline_hz", "must be > 0", self.baseline)
+        _check(float(self.gain) > 0, "gain_hz", "must be > 0", self.gain)
+        _check(self.pool >= 1, "neurons_per_unit", "must be >= 1", self.pool)
+        _check(self.signed in SIGNED_CARRIAGES, "signed",
+               f"must be one of {', '.join(SIGNED_CARRIAGES)} (on/off population pairs are "
+               "not built yet)", self.signed)
+        for name in ("tau_syn", "tau_trace", "tau_mean", "presentation"):
+            _check(float(getattr(self, name)) > 0, f"{name}_ms", "must be > 0",
+                   getattr(self, name))
+        _check(self.tau_mean > self.tau_trace, "tau_mean_ms",
+               "must be longer than tau_trace_ms (it is the slow running mean)", self.tau_mean)
+        _check(self.noise_drive >= 0, "noise_drive", "must be >= 0", self.noise_drive)
+        for name in ("delay_forward", "delay_feedback", "delay_spread"):
+            _check(float(getattr(self, name)) >= 0, f"{name}_ms", "must be >= 0",
+                   getattr(self, name))
+        _check(self.delay_spread <= min(self.delay_forward, self.delay_feedback)
+               or float(self.delay_spread) == 0, "delay_spread_ms",
+               "must not exceed the mean delays (delays cannot be negative)", self.delay_spread)
+
+    def structure(self) -> tuple:
+        """What of these parameters is compiled into a standalone binary (the routes of
+        Dale's law and the delays); the rest can change between runs of one build."""
+        return (self.dale, float(self.delay_forward), float(self.delay_feedback),
+                float(self.delay_spread))
+
+    def presentation_steps(self, dt: Quantity) -> int:
+        """Time steps per presentation: ``presentation / dt``, which must be a whole
+        multiple of :data:`PRESENTATION_PARTS`."""
+        steps = int(round(float(self.presentation / dt)))
+        _check(steps % PRESENTATION_PARTS == 0 and steps > 0, "presentation_ms",
+               f"must be a positive multiple of {PRESENTATION_PARTS} time steps "
+               f"(dt = {dt})", self.presentation)
+        return steps
+
+
+def _check(ok: bool, name: str, message: str, value) -> None:
+    if not ok:
+        raise ValueError(f"circuit.{name}: {message} (got {value!r})")
