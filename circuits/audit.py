@@ -76,8 +76,9 @@ def locality_audit(circuit) -> list[Violation]:
         if _is_plastic(synapses):
             violations += _audit(synapses, all_synapses)
     if not isinstance(circuit, Network) and circuit.spec.rule.transports_weights:
-        violations += [Violation(B.name, "w", f"initialised to the transpose of {W.name}: rule "
-                                 f"{circuit.spec.rule.name!r} transports weights")
+        state = "shadow" if "shadow" in circuit.B[0].variables else "w"  # ss keeps W^T's shadow
+        violations += [Violation(B.name, state, f"initialised to the transpose of {W.name}: "
+                                 f"rule {circuit.spec.rule.name!r} transports weights")
                        for W, B in zip(circuit.W, circuit.B)]
     return violations
 

@@ -156,6 +156,26 @@ BIAS_LEARNING = "b += was_engaged(t) * (-eta_b * delta)"
 #: error above (its presynaptic side), the transpose of W_l's update.
 KOLEN_POLLACK_LEARNING = "w += was_engaged(t) * (-eta * r_fwd_post * delta_pre - decay * w)"
 
+#: Dale's principle in the feedback pathway: each feedback neuron's fixed sign
+#: (+1 excitatory, -1 inhibitory), shared by all its outgoing B synapses.
+DALE_SIGN = "dale_sign : 1 (constant)"
+
+#: After every update of B: a synapse whose sign disagrees with its presynaptic
+#: feedback neuron's is set to zero (it can shrink to nothing, never flip).
+DALE_PROJECTION = "w = w * int(w * dale_sign_pre >= 0)"
+
+#: Sign symmetry: B_l delivers a fixed magnitude with the sign of a shadow of W_l^T
+#: that follows W_l's updates from local signals (as KOLEN_POLLACK_LEARNING without
+#: decay); the weight transport is the shadow's initial value, W_l^T.
+SIGN_SYMMETRY_SYNAPSE = """
+    magnitude : 1 (constant)
+    shadow : 1
+    """
+SIGN_SYMMETRY_LEARNING = """
+    shadow += was_engaged(t) * (-eta * r_fwd_post * delta_pre)
+    w = magnitude * sign(shadow)
+    """
+
 #: Weight mirror: B_l learns from the noise-driven rates on its two sides.
 WEIGHT_MIRROR_LEARNING = "w += was_mirror(t, layer) * (eta * r_fwd_post * r_drive_pre - decay * w)"
 

@@ -5,10 +5,14 @@ cannot be wired (see :class:`~mirrorlab.circuits.spec.CircuitSpec`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..models.rules import Backprop, FeedbackAlignment, KolenPollack, WeightMirror
-from .equations import KOLEN_POLLACK_LEARNING, WEIGHT_MIRROR_LEARNING
+import numpy as np
+
+from ..models.rules import Backprop, FeedbackAlignment, KolenPollack, SignSymmetry, WeightMirror
+from .equations import (KOLEN_POLLACK_LEARNING, SIGN_SYMMETRY_LEARNING, SIGN_SYMMETRY_SYNAPSE,
+                        WEIGHT_MIRROR_LEARNING)
 
 
 @dataclass(frozen=True)
@@ -21,11 +25,19 @@ class FeedbackLearning:
         Code applied at each presentation boundary, gated by the presentation that ended.
     eta, decay : float
         Values of the synapses' ``eta`` and ``decay``.
+    model : str
+        Further synaptic variables the update uses.
+    initial : callable or None
+        ``initial(W_l, B_l)`` -> ``{variable: (n_{l-1}, n_l) matrix}``, the synapses'
+        starting values from the matrix engine's ``W_l`` and feedback state ``B_l``;
+        None: ``w`` starts at ``B_l``.
     """
 
     update: str
     eta: float
     decay: float
+    model: str = ""
+    initial: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
 
 
 def fixed(spec) -> None:
@@ -49,6 +61,18 @@ def transported(spec) -> FeedbackLearning:
     return FeedbackLearning(KOLEN_POLLACK_LEARNING, spec.lr, 0.0)
 
 
+def sign_symmetry(spec) -> FeedbackLearning:
+    """``B_l`` delivers ``M_l * sign(W_l^T)``: fixed magnitudes ``M_l`` (the rule's state)
+    and the signs of a shadow of ``W_l^T`` that follows W's updates. The shadow starts
+    as a copy of ``W_l^T``: the weight transport sits there, and the audit reports it."""
+    return FeedbackLearning(SIGN_SYMMETRY_LEARNING, spec.lr, 0.0, SIGN_SYMMETRY_SYNAPSE,
+                            _sign_symmetry_start)
+
+
+def _sign_symmetry_start(W: np.ndarray, B: np.ndarray) -> dict[str, np.ndarray]:
+    return {"magnitude": B, "shadow": W.T, "w": B * np.sign(W.T)}
+
+
 def weight_mirror(spec) -> FeedbackLearning:
     """``dB_l = eta_B xi_{l-1} phi(W_l xi_{l-1} + b_l)^T - lambda_B B_l``, mirror presentations."""
     return FeedbackLearning(WEIGHT_MIRROR_LEARNING, spec.rule.lr, spec.rule.decay)
@@ -58,5 +82,6 @@ FEEDBACK_LEARNING = {
     FeedbackAlignment: fixed,
     KolenPollack: kolen_pollack,
     Backprop: transported,
+    SignSymmetry: sign_symmetry,
     WeightMirror: weight_mirror,
 }

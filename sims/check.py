@@ -132,7 +132,7 @@ def brief_run(config: Config, data: Dataset, steps: int) -> BriefRun:
     started = time.perf_counter()
     with _preferences({"codegen.target": "numpy"}):
         circuit = build(plan.spec, table)
-        circuit.set_weights(*plan.initial)
+        circuit.set_weights(*plan.initial, plan.feedback_signs)
         monitors = activity_monitors(circuit)
         circuit.network.add(*monitors)
         brian2_seed(config.experiment.seed)
@@ -179,7 +179,8 @@ def circuit_plan(config: Config, data: Dataset, steps: int) -> tuple[RunPlan, in
         events.append(event)
     mirror_events = len(events) - engaged
     noise = plan.noise[:mirror_events] if plan.noise is not None else None
-    return RunPlan(plan.spec, events, noise, plan.initial), initial_mirror, not_enforced
+    return (RunPlan(plan.spec, events, noise, plan.initial, plan.feedback_signs), initial_mirror,
+            not_enforced)
 
 
 #: Variables sampled per population, where the population has them: rates, errors,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from brian2 import StateMonitor
@@ -78,6 +79,7 @@ class RunPlan:
     events: list
     noise: list[list[Array]] | None
     initial: tuple[list[Array], list[Array], list[Array]]
+    feedback_signs: list[Array] | None = None
 
 
 def plan_from_config(config, data) -> RunPlan:
@@ -101,12 +103,12 @@ def plan_from_config(config, data) -> RunPlan:
     if spec.rule.uses_mirror_phase and spec.noise_source == "replay":
         noise = [draw_mirror_noise(streams.noise, spec.rule.noise, list(spec.sizes), 1)
                  for event in events if event.phase == MIRROR]
-    return RunPlan(spec, events, noise, (net.W, net.b, net.B))
+    return RunPlan(spec, events, noise, (net.W, net.b, net.B), net.feedback_signs)
 
 
 def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
-                device: Device = Device(), record_every: int = 0, seed: int | None = None,
-                reuse: bool = True) -> CircuitRun:
+                feedback_signs=None, device: Device = Device(), record_every: int = 0,
+                seed: int | None = None, reuse: bool = True) -> CircuitRun:
     """Train a circuit through ``events`` and return its final weights.
 
     Parameters
@@ -122,6 +124,8 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
         or the rule has no mirror phase.
     initial : (W, b, B)
         Initial weights in the matrix engine's layout.
+    feedback_signs : list of arrays or None
+        +1/-1 per neuron of feedback_1 .. feedback_L, exactly when ``spec.feedback_dale``.
     device : Device
         Brian2 runtime (numpy or cython), cpp_standalone or cuda_standalone; a
         standalone device without ``build_dir`` builds in a temporary folder.
@@ -139,21 +143,52 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
     """
     if record_every < 0:
         raise ValueError(f"record_every: must be >= 0 (got {record_every})")
-    replayed = noise if spec.noise_source == "replay" and spec.rule.uses_mirror_phase else None
-    plan = presentations(spec.sizes, events, data.x_train, data.y_train, replayed,
-                         spec.mirror_scheme)
+    if device.standalone and not device.compile:
+        raise ValueError("run_circuit: a device with compile=False runs nothing, so there are "
+                         "no weights to return; use generate_circuit to write the sources")
+    plan = _presentations(spec, data, events, noise)
     if not device.standalone:
-        return CompiledCircuit(spec, plan, device, record_every, seed).run(spec, plan, initial)
+        return CompiledCircuit(spec, plan, device, record_every, seed).run(spec, plan, initial,
+                                                                            feedback_signs)
     global _last_build
     key = CompiledCircuit.key(spec, plan, device, record_every, seed)
     if not (reuse and _last_build is not None and _last_build.matches(key)):
         _last_build = None  # frees the previous build (and its temporary folder) first
         _last_build = CompiledCircuit(spec, plan, device, record_every, seed)
-    return _last_build.run(spec, plan, initial)
+    return _last_build.run(spec, plan, initial, feedback_signs)
 
 
 #: The last standalone build of this process: Brian2 holds one standalone project at a time.
 _last_build: CompiledCircuit | None = None
+
+
+def generate_circuit(spec: CircuitSpec, data, events, noise, initial, *, device: Device,
+                     record_every: int = 0, seed: int | None = None) -> Path:
+    """Write the standalone project of a circuit run (sources, makefile, static arrays)
+    without compiling or running it; return its folder.
+
+    Takes :func:`run_circuit`'s arguments; ``device`` must be a standalone device with
+    ``compile=False`` and a ``build_dir``. This is how the ``cuda_standalone`` code of a
+    circuit is checked on a machine without a GPU.
+    """
+    if not device.standalone or device.compile or device.build_dir is None:
+        raise ValueError(f"generate_circuit: needs a cpp or cuda Device with compile=False "
+                         f"and a build_dir (got {device})")
+    global _last_build
+    _last_build = None  # activating a device resets Brian2's standalone project
+    plan = _presentations(spec, data, events, noise)
+    compiled = CompiledCircuit(spec, plan, device, record_every, seed)
+    compiled.circuit.set_weights(*initial)
+    compiled.circuit.network.run(compiled.circuit.duration, namespace={})
+    devices.build(device, run=False)
+    devices.restore_runtime()
+    return Path(device.build_dir)
+
+
+def _presentations(spec: CircuitSpec, data, events, noise) -> Presentations:
+    replayed = noise if spec.noise_source == "replay" and spec.rule.uses_mirror_phase else None
+    return presentations(spec.sizes, events, data.x_train, data.y_train, replayed,
+                         spec.mirror_scheme)
 
 
 class CompiledCircuit:
@@ -192,15 +227,17 @@ class CompiledCircuit:
     def matches(self, key: tuple) -> bool:
         return key == self._key
 
-    def run(self, spec: CircuitSpec, plan: Presentations, initial) -> CircuitRun:
-        """Run ``plan`` from the weights ``initial`` with the parameters of ``spec``."""
+    def run(self, spec: CircuitSpec, plan: Presentations, initial,
+            feedback_signs=None) -> CircuitRun:
+        """Run ``plan`` from the weights ``initial`` (and ``feedback_signs``) with the
+        parameters of ``spec``."""
         started = time.perf_counter()
         circuit = self.circuit
         if self.runs and not self.device.standalone:
             raise RuntimeError("a runtime circuit runs once; build another")
         build_time = 0.0
         if self.runs == 0:
-            circuit.set_weights(*initial)
+            circuit.set_weights(*initial, feedback_signs)
             if self.device.standalone:
                 circuit.network.run(circuit.duration, namespace={})
                 devices.build(self.device)
@@ -210,7 +247,7 @@ class CompiledCircuit:
             else:
                 circuit.network.run(circuit.duration, namespace={})
         else:
-            devices.rerun(self.device, circuit.run_args(spec, plan, initial))
+            devices.rerun(self.device, circuit.run_args(spec, plan, initial, feedback_signs))
         self.runs += 1
         W, b, B = circuit.weights()
         recording = (_recording(circuit, plan, self.weight_monitors, self.activity_monitors,

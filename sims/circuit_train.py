@@ -47,8 +47,9 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     if progress:
         print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
               f"on {device.describe()}; building and running ...", flush=True)
-    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial, device=device,
-                      record_every=every, seed=config.experiment.seed)
+    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
+                      feedback_signs=plan.feedback_signs, device=device, record_every=every,
+                      seed=config.experiment.seed)
     metrics = _new_metrics(config, data)
     metrics.update(engine="circuit", device=run.device, neuron=config.circuit.neuron,
                    wall_time_s=run.wall_time_s, build_time_s=run.build_time_s,

@@ -56,7 +56,8 @@ def built(rule: str, data):
     ({"training.momentum": 0.9}, "training.momentum: must be 0"),
     ({"training.weight_decay": 1e-4}, "training.weight_decay: must be 0"),
     ({"schedule.mirror_batch_size": 16}, "schedule.mirror_batch_size: must be 0 or 1"),
-    ({"constraints.feedback_dale": True}, "constraints.feedback_dale"),
+    ({"constraints.feedback_levels": 3}, "constraints.feedback_levels: not in circuits"),
+    ({"rule.name": "ss", "constraints.feedback_dale": True}, "constraints.feedback_dale"),
 ])
 def test_config_a_circuit_cannot_run_is_rejected_naming_the_field(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -65,7 +66,7 @@ def test_config_a_circuit_cannot_run_is_rejected_naming_the_field(overrides, mes
 
 @pytest.mark.parametrize("fields, message", [
     ({"loss": get_loss("softmax_xent")}, "use sigmoid_xent or mse for circuits"),
-    ({"rule": SignSymmetry()}, "CircuitSpec.rule: sign symmetry"),
+    ({"rule": SignSymmetry(), "feedback_dale": True}, "CircuitSpec.feedback_dale"),
     ({"rule": WeightMirror(target_std=1.0)}, "CircuitSpec.rule.target_std"),
     ({"neuron": "spiking"}, "CircuitSpec.neuron: must be one of instantaneous, rate"),
     ({"noise_source": "file"}, "CircuitSpec.noise_source"),
@@ -196,8 +197,9 @@ def test_local_rules_pass_the_locality_audit(rule, data):
     assert locality_audit(circuit) == []
 
 
-def test_backprop_circuit_is_reported_for_weight_transport(data):
-    circuit, _ = built("bp", data)
+@pytest.mark.parametrize("rule", ["bp", "ss"])
+def test_transporting_circuits_are_reported_for_weight_transport(rule, data):
+    circuit, _ = built(rule, data)
     violations = locality_audit(circuit)
     assert [v.synapses for v in violations] == ["B_1", "B_2", "B_3"]
     assert all("transports weights" in v.reason for v in violations)
