@@ -93,19 +93,26 @@ class Circuit:
         presentation keeps the end time a multiple of every clock's dt."""
         return (len(self.presentations) + 1) * self.spec.presentation_time
 
-    def set_weights(self, W: list[Array], b: list[Array], B: list[Array]) -> None:
+    def set_weights(self, W: list[Array], b: list[Array], B: list[Array],
+                    feedback_signs: list[Array] | None = None) -> None:
         """Set initial weights from arrays in the matrix engine's layout.
 
         ``W[l]`` is ``(n_{l+1}, n_l)``, ``b[l]`` is ``(n_{l+1},)``, ``B[l]`` is ``W[l]``'s
-        transposed shape. Works before the run on every device.
+        transposed shape. ``feedback_signs[l]`` (``spec.feedback_dale`` only) holds the
+        +1/-1 sign of each neuron of feedback_{l+1}. Works before the run on every device.
         """
-        for group, name, value in _weight_values(self, W, b, B):
+        for group, name, value in self._initial_values(W, b, B, feedback_signs):
             setattr(group, name, value)
 
+    def _initial_values(self, W, b, B, feedback_signs):
+        return list(_weight_values(self, W, b, B)) + list(_sign_values(self, feedback_signs))
+
     def run_args(self, spec: CircuitSpec, plan: Presentations,
-                 initial: tuple[list[Array], list[Array], list[Array]]) -> dict:
+                 initial: tuple[list[Array], list[Array], list[Array]],
+                 feedback_signs: list[Array] | None = None) -> dict:
         """The values that turn this built circuit into the circuit of ``spec`` running
-        ``plan`` from the weights ``initial``, as ``run_args`` of a standalone device.
+        ``plan`` from the weights ``initial`` (and ``feedback_signs``, see
+        :meth:`set_weights`), as ``run_args`` of a standalone device.
 
         Raises ValueError unless ``structure(spec, plan)`` equals this circuit's: only
         values (weights, parameters, the presentations' contents) can change.
@@ -113,7 +120,8 @@ class Circuit:
         if structure(spec, plan) != structure(self.spec, self.presentations):
             raise ValueError("the circuit was built for another structure (sizes, neuron, "
                              "rule type, number of presentations, ...); build it anew")
-        values = list(_parameter_values(self, spec)) + list(_weight_values(self, *initial))
+        values = list(_parameter_values(self, spec)) + self._initial_values(*initial,
+                                                                             feedback_signs)
         args = {getattr(group, name): value for group, name, value in values}
         args.update({self.schedule[name]: array
                      for name, array in schedule_values(spec, plan).items()})
@@ -166,7 +174,7 @@ def structure(spec: CircuitSpec, plan: Presentations) -> tuple:
     return (spec.sizes, spec.transfer.name, spec.output_transfer.name, spec.loss.name,
             type(rule).__name__, noise.distribution if noise else None, spec.neuron,
             float(spec.dt), spec.presentation_steps, spec.mirror_scheme, spec.noise_source,
-            len(plan), plan.noise is not None,
+            spec.feedback_dale, len(plan), plan.noise is not None,
             spec.spiking.structure() if spec.spiking is not None else None)
 
 
@@ -190,16 +198,35 @@ def _parameter_values(circuit: Circuit, spec: CircuitSpec):
 
 
 def _weight_values(circuit: Circuit, W: list[Array], b: list[Array], B: list[Array]):
-    """(group, variable, value) of every weight and bias, from the matrix engine's layout."""
-    for synapses, matrix in zip(circuit.W + circuit.B, list(W) + list(B)):
+    """(group, variable, value) of every weight and bias, from the matrix engine's layout
+    (``B`` is the rule's feedback state; see :attr:`FeedbackLearning.initial`)."""
+    learning = FEEDBACK_LEARNING[type(circuit.spec.rule)](circuit.spec)
+    start = learning.initial if learning is not None else None
+    feedback = [start(w, fb) if start else {"w": fb} for w, fb in zip(W, B)]
+    matrices = [(S, "w", w) for S, w in zip(circuit.W, W)] + [
+        (S, name, value) for S, values in zip(circuit.B, feedback) for name, value in values.items()]
+    for synapses, name, matrix in matrices:
         post, pre = _dense_indices(_shape(synapses))
         matrix = np.asarray(matrix, dtype=float)
         if matrix.shape != _shape(synapses):
             raise ValueError(f"{synapses.name}: weights must have shape "
                              f"{_shape(synapses)} (got {matrix.shape})")
-        yield synapses, "w", matrix[post, pre]
+        yield synapses, name, matrix[post, pre]
     for group, bias in zip(circuit.forward[1:], b):
         yield group, "b", np.asarray(bias, dtype=float)
+
+
+def _sign_values(circuit: Circuit, feedback_signs: list[Array] | None):
+    """(group, "dale_sign", signs) of feedback_1 .. feedback_L (Dale's principle)."""
+    if circuit.spec.feedback_dale != (feedback_signs is not None):
+        raise ValueError("feedback_signs: give one +1/-1 array per feedback layer exactly "
+                         "when the spec has feedback_dale")
+    for group, signs in zip(circuit.feedback[1:], feedback_signs or []):
+        signs = np.asarray(signs, dtype=float)
+        if signs.shape != (len(group),) or not np.all(np.abs(signs) == 1):
+            raise ValueError(f"{group.name}: feedback signs must be {len(group)} values of "
+                             f"+1 or -1")
+        yield group, "dale_sign", signs
 
 
 # --- the schedule -------------------------------------------------------------------------
@@ -325,6 +352,8 @@ def _feedback_populations(spec: CircuitSpec, clock: Clock) -> list[NeuronGroup]:
             parts = (E.OUTPUT_ERROR[spec.loss.name], E.PARTNER_NET_INPUT, E.LABEL_INPUT)
             terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
                      **E.transfer_terms(E.output_error_transfer(spec.loss), "a_fwd", "loss")}
+        if spec.feedback_dale and l > 0:
+            parts += (E.DALE_SIGN,)
         group = NeuronGroup(n, E.with_output(spec.neuron, "delta", *parts, **terms),
                             method="exponential_euler", clock=clock, name=f"feedback_{l}",
                             order=pathway_order(spec, "feedback", l), namespace={})
@@ -373,9 +402,10 @@ def _feedback_synapses(spec: CircuitSpec, l: int, feedback, schedule, clock) -> 
         return _dense(feedback[l], feedback[l - 1], E.FEEDBACK_SYNAPSE, f"B_{l}", {}, clock)
     namespace = {"was_engaged": schedule["was_engaged"], "was_mirror": schedule["was_mirror"],
                  "layer": l}
-    B = _dense(feedback[l], feedback[l - 1], E.code(E.FEEDBACK_SYNAPSE, E.PLASTIC),
-               f"B_{l}", namespace, clock)
-    _learn(spec, B, learning.update, SYNAPTIC_PLASTICITY_ORDER)
+    B = _dense(feedback[l], feedback[l - 1],
+               E.code(E.FEEDBACK_SYNAPSE, E.PLASTIC, learning.model), f"B_{l}", namespace, clock)
+    update = E.code(learning.update, E.DALE_PROJECTION if spec.feedback_dale else "")
+    _learn(spec, B, update, SYNAPTIC_PLASTICITY_ORDER)
     return B
 
 

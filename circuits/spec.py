@@ -47,6 +47,9 @@ class CircuitSpec:
         Time steps per presentation; 0 = :attr:`presentation_steps` chooses.
     noise_source : {"replay", "brian"}
         Mirror noise replayed from arrays (exact) or drawn inside Brian2.
+    feedback_dale : bool
+        Dale's principle in the feedback pathway: every feedback neuron has a fixed
+        sign (given when the weights are set) that all its B synapses keep.
     spiking : SpikingSpec or None
         Spiking neurons' parameters; given exactly when ``neuron`` spikes ("poisson").
     """
@@ -63,6 +66,7 @@ class CircuitSpec:
     mirror_scheme: str = "alternating"
     settle_steps: int = 0
     noise_source: str = "replay"
+    feedback_dale: bool = False
     spiking: SpikingSpec | None = None
 
     def __post_init__(self):
@@ -79,11 +83,11 @@ class CircuitSpec:
                "sigmoid_xent or mse for circuits", self.loss.name)
         _check(isinstance(self.loss, (MSE, SigmoidCrossEntropy)), "loss",
                "must be mse or sigmoid_xent", getattr(self.loss, "name", self.loss))
-        _check(self.rule.name != "ss", "rule",
-               "sign symmetry reads sign(W) at every step, which no local synapse can; "
-               "circuits support fa, wm, kp and bp", self.rule.name)
         _check(type(self.rule) in FEEDBACK_LEARNING, "rule",
-               "circuits support fa, wm, kp and bp", getattr(self.rule, "name", self.rule))
+               "circuits support fa, ss, wm, kp and bp", getattr(self.rule, "name", self.rule))
+        _check(not (self.feedback_dale and self.rule.transports_weights), "feedback_dale",
+               f"has no meaning for rule {self.rule.name!r}, whose feedback copies W",
+               self.feedback_dale)
         _check(getattr(self.rule, "target_std", 0.0) == 0.0, "rule.target_std",
                "growth control rescales B by its global norm, which is not local; circuits "
                "need target_std = 0", getattr(self.rule, "target_std", None))
@@ -147,7 +151,8 @@ def spec_from_config(config) -> CircuitSpec:
 
     Circuits present one sample at a time, so ``training.batch_size`` must be 1,
     ``training.momentum`` and ``training.weight_decay`` 0, and
-    ``schedule.mirror_batch_size`` 0 or 1; ``[constraints]`` are not wired yet.
+    ``schedule.mirror_batch_size`` 0 or 1. Of ``[constraints]``, ``feedback_dale`` is
+    wired; ``feedback_levels`` is not (see the error it raises).
     """
     training, schedule, circuit = config.training, config.schedule, config.circuit
     for where, value, ok, allowed in (
@@ -160,11 +165,11 @@ def spec_from_config(config) -> CircuitSpec:
         if not ok:
             raise ConfigError(f"{where}: {allowed} for circuits, which learn from one sample "
                               f"(or one noise draw) per presentation (got {value!r})")
-    for name in ("feedback_dale", "feedback_levels"):
-        value = getattr(config.constraints, name)
-        if value:
-            raise ConfigError(f"constraints.{name}: not supported by circuits yet; must be "
-                              f"false/0 (got {value!r})")
+    if config.constraints.feedback_levels:
+        raise ConfigError("constraints.feedback_levels: not in circuits: the level step "
+                          "follows mean|B| over a whole synapse group, which no single "
+                          "synapse sees; must be 0 for circuits (got "
+                          f"{config.constraints.feedback_levels!r})")
     network = config.network
     try:
         return _spec(config, network, training, schedule, circuit)
@@ -176,7 +181,8 @@ def spec_from_config(config) -> CircuitSpec:
 
 
 #: The config field behind each CircuitSpec field, for error messages.
-CONFIG_FIELDS = {"loss": "network.loss", "lr": "training.lr", "rule": "rule.name",
+CONFIG_FIELDS = {"feedback_dale": "constraints.feedback_dale", "loss": "network.loss",
+                 "lr": "training.lr", "rule": "rule.name",
                  "mirror_scheme": "schedule.mirror_scheme", "neuron": "circuit.neuron",
                  "noise_source": "circuit.noise_source", "settle_steps": "circuit.settle_steps",
                  "sizes": "network.sizes"}
@@ -189,7 +195,8 @@ def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
         loss=get_loss(network.loss, network.output_transfer), rule=make_rule(config.rule),
         lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
         mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
-        noise_source=circuit.noise_source, spiking=_spiking(circuit))
+        noise_source=circuit.noise_source, feedback_dale=config.constraints.feedback_dale,
+        spiking=_spiking(circuit))
 
 
 def _spiking(circuit) -> SpikingSpec | None:
