@@ -349,9 +349,8 @@ def _feedback_populations(spec: CircuitSpec, clock: Clock) -> list[NeuronGroup]:
             parts = (E.HIDDEN_ERROR, E.PARTNER_NET_INPUT, E.PARTNER_RATE, E.ERROR_INPUT)
             terms = E.transfer_terms(spec.transfer, "a_fwd")
         else:
-            parts = (E.OUTPUT_ERROR[spec.loss.name], E.PARTNER_NET_INPUT, E.LABEL_INPUT)
-            terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
-                     **E.transfer_terms(E.output_error_transfer(spec.loss), "a_fwd", "loss")}
+            parts = (E.output_error(spec.loss), E.PARTNER_NET_INPUT, E.LABEL_INPUT)
+            terms = E.transfer_terms(spec.output_transfer, "a_fwd")
         if spec.feedback_dale and l > 0:
             parts += (E.DALE_SIGN,)
         group = NeuronGroup(n, E.with_output(spec.neuron, "delta", *parts, **terms),

@@ -5,8 +5,8 @@ group variables declared ``(shared, constant)`` (so a compiled standalone
 binary can be rerun with other values through ``run_args``); the per-
 presentation schedule enters through TimedArrays named in the groups'
 namespaces; the transfer function and the loss enter by substituting the
-placeholder identifiers ``transfer_phi``, ``transfer_dphi`` (and ``loss_phi``,
-``loss_dphi`` in the output error) with expressions from :mod:`models`.
+placeholder identifiers ``transfer_phi``, ``transfer_dphi`` with expressions
+from :mod:`models` (the output error is the loss's own ``delta_expr``).
 
 Populations (all rates are dimensionless):
 
@@ -28,19 +28,7 @@ from __future__ import annotations
 from brian2 import Equations
 from brian2.utils.stringtools import word_substitute
 
-from ..models.losses import MSE, SigmoidCrossEntropy
-from ..models.transfer import Transfer, get_transfer
-
-# --- derivatives of the transfer functions (models.transfer has phi_expr only) ----------
-
-#: Brian2 expressions of ``phi'(a)`` for each transfer function in :mod:`models.transfer`.
-#: The sigmoid's is written as ``s (1 - s)``, which stays finite for any ``a``.
-DPHI_EXPRS: dict[str, str] = {
-    "sigmoid": "(1.0/(1.0 + exp(-a))) * (1.0 - 1.0/(1.0 + exp(-a)))",
-    "tanh": "1.0 - tanh(a)**2",
-    "relu": "int(a > 0)",
-    "linear": "1.0",
-}
+from ..models.transfer import Transfer
 
 # --- neurons -------------------------------------------------------------------------
 
@@ -82,12 +70,6 @@ NET_INPUT = """
     delta : 1
     eta_b : 1 (shared, constant)
     """
-
-#: feedback_L: the output error ``dloss/da_L`` from the copied net input and the label.
-OUTPUT_ERROR: dict[str, str] = {
-    "mse": "delta_inf = (loss_phi - y) * loss_dphi : 1",
-    "sigmoid_xent": "delta_inf = loss_phi - y : 1",
-}
 
 #: feedback_l, 1 <= l < L: the error from above times phi'(a) of the forward partner.
 HIDDEN_ERROR = "delta_inf = transfer_dphi * I_fb : 1"
@@ -201,31 +183,24 @@ NOISE_SCALE = "noise_scale : 1 (shared, constant)"
 
 # --- assembling -----------------------------------------------------------------------
 
-def dphi_expr(transfer: Transfer) -> str:
-    """Brian2 expression (in ``a``) of the derivative of ``transfer``."""
-    try:
-        return DPHI_EXPRS[transfer.name]
-    except KeyError:
-        raise ValueError(f"no Brian2 derivative for transfer function {transfer.name!r}; "
-                         f"known: {', '.join(DPHI_EXPRS)}") from None
+def output_error(loss, of: str = "a_fwd") -> str:
+    """feedback_L: the output error ``dloss/da_L`` (the loss's ``delta_expr``) from the copied
+    net input ``of`` and the label ``y``."""
+    if loss.delta_expr is None:
+        raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
+                         "'mse' and 'sigmoid_xent'")
+    return f"delta_inf = {_in_terms_of(loss.delta_expr, of)} : 1"
 
 
-def output_error_transfer(loss) -> Transfer:
-    """The transfer function inside the output error of ``loss`` (mse or sigmoid_xent)."""
-    if isinstance(loss, MSE):
-        return loss.output
-    if isinstance(loss, SigmoidCrossEntropy):
-        return get_transfer("sigmoid")
-    raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
-                     "'mse' and 'sigmoid_xent'")
+def _in_terms_of(expr: str, of: str) -> str:
+    """``expr``, an expression of ``a``, as an expression of the variable ``of``."""
+    return "(" + word_substitute(expr, {"a": of}) + ")"
 
 
-def transfer_terms(transfer: Transfer, of: str, prefix: str = "transfer") -> dict[str, str]:
-    """Substitutions ``{prefix}_phi``, ``{prefix}_dphi`` -> expressions of the variable ``of``."""
-    def in_terms_of(expr: str) -> str:
-        return "(" + word_substitute(expr, {"a": of}) + ")"
-    return {f"{prefix}_phi": in_terms_of(transfer.phi_expr),
-            f"{prefix}_dphi": in_terms_of(dphi_expr(transfer))}
+def transfer_terms(transfer: Transfer, of: str) -> dict[str, str]:
+    """Substitutions ``transfer_phi``, ``transfer_dphi`` -> expressions of the variable ``of``."""
+    return {"transfer_phi": _in_terms_of(transfer.phi_expr, of),
+            "transfer_dphi": _in_terms_of(transfer.dphi_expr, of)}
 
 
 def with_output(kind: str, output: str, *parts: str, **substitutions) -> Equations:

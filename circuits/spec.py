@@ -10,7 +10,6 @@ from ..models.losses import MSE, SigmoidCrossEntropy, get_loss
 from ..models.rules import Rule
 from ..models.transfer import Transfer, get_transfer
 from ..sims.config import MIRROR_SCHEMES, NEURON_KINDS, NOISE_SOURCES, ConfigError, make_rule
-from .equations import DPHI_EXPRS
 from .learning import FEEDBACK_LEARNING
 from .spiking_spec import SPIKING_KINDS, SpikingSpec
 
@@ -73,10 +72,6 @@ class CircuitSpec:
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
         _check(len(self.sizes) >= 2 and min(self.sizes) > 0, "sizes",
                "must list at least two positive layer sizes", self.sizes)
-        for name in ("transfer", "output_transfer"):
-            transfer = getattr(self, name)
-            _check(transfer.name in DPHI_EXPRS, name,
-                   f"must be one of {', '.join(DPHI_EXPRS)}", transfer.name)
         _check(self.loss.name != "softmax_xent", "loss",
                "softmax_xent couples the output units (each unit's error needs every unit's "
                "net input), which a circuit of separate neurons cannot compute; use "

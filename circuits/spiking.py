@@ -469,9 +469,8 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
         parts += [E.HIDDEN_ERROR, *_inputs(spec, "fb")]
         terms = E.transfer_terms(spec.transfer, "a_fwd")
     else:
-        parts += [E.OUTPUT_ERROR[spec.loss.name], LABEL_TRACE]
+        parts += [E.output_error(spec.loss), LABEL_TRACE]
         terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
-                 **E.transfer_terms(E.output_error_transfer(spec.loss), "a_fwd", "loss"),
                  "y": "y_hat"}  # the label, decoded from the target's spikes
     return NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
                        threshold=POISSON_THRESHOLD, reset=OWN_SPIKE, method="exact",

@@ -2,7 +2,8 @@
 
 Every loss gives the output error ``delta_L = d loss / d a_L`` per sample, which
 is what the feedback pathway carries down, and ``predict(a_L)``, the network's
-output. Shapes: ``a`` and ``y`` are ``(batch, n_out)``; losses are means over
+output. ``delta_expr`` is the same output error as a Brian2 expression of one
+unit's ``a`` and label ``y`` (None where a unit's error needs the other units'). Shapes: ``a`` and ``y`` are ``(batch, n_out)``; losses are means over
 the batch of per-sample sums.
 """
 from __future__ import annotations
@@ -34,12 +35,17 @@ class MSE:
     def delta(self, a: Array, y: Array) -> Array:
         return (self.predict(a) - y) * self.output.dphi(a)
 
+    @property
+    def delta_expr(self) -> str:
+        return f"(({self.output.phi_expr}) - y) * ({self.output.dphi_expr})"
+
 
 @dataclass(frozen=True)
 class SigmoidCrossEntropy:
     """Binary cross-entropy of independent sigmoid outputs; ``delta = sigmoid(a) - y``."""
 
     name = "sigmoid_xent"
+    delta_expr = "1.0/(1.0 + exp(-a)) - y"
 
     def predict(self, a: Array) -> Array:
         return expit(a)
@@ -57,6 +63,7 @@ class SoftmaxCrossEntropy:
     """Categorical cross-entropy of a softmax output; ``delta = softmax(a) - y``."""
 
     name = "softmax_xent"
+    delta_expr = None   # softmax couples the units: no per-unit expression
 
     def predict(self, a: Array) -> Array:
         return softmax(a, axis=1)

@@ -25,14 +25,15 @@ class Transfer:
     phi, dphi : callable
         numpy functions of the net input ``a`` (any shape, dimensionless).
         ``dphi`` is expressed in terms of ``a``.
-    phi_expr : str
-        Brian2 expression of ``a`` for the same function.
+    phi_expr, dphi_expr : str
+        Brian2 expressions of ``a`` for the same functions.
     """
 
     name: str
     phi: Callable[[Array], Array]
     dphi: Callable[[Array], Array]
     phi_expr: str
+    dphi_expr: str
 
 
 def _dsigmoid(a: Array) -> Array:
@@ -40,13 +41,16 @@ def _dsigmoid(a: Array) -> Array:
     return s * (1.0 - s)
 
 
+#: The sigmoid's derivative is written as ``s (1 - s)`` in Brian2 too: finite for any ``a``.
 TRANSFERS: dict[str, Transfer] = {
-    "sigmoid": Transfer("sigmoid", expit, _dsigmoid, "1.0/(1.0 + exp(-a))"),
-    "tanh": Transfer("tanh", np.tanh, lambda a: 1.0 - np.tanh(a) ** 2, "tanh(a)"),
+    "sigmoid": Transfer("sigmoid", expit, _dsigmoid, "1.0/(1.0 + exp(-a))",
+                        "(1.0/(1.0 + exp(-a))) * (1.0 - 1.0/(1.0 + exp(-a)))"),
+    "tanh": Transfer("tanh", np.tanh, lambda a: 1.0 - np.tanh(a) ** 2, "tanh(a)",
+                     "1.0 - tanh(a)**2"),
     "relu": Transfer("relu", lambda a: np.maximum(a, 0.0),
-                     lambda a: (a > 0).astype(float), "clip(a, 0, inf)"),
+                     lambda a: (a > 0).astype(float), "clip(a, 0, inf)", "int(a > 0)"),
     "linear": Transfer("linear", lambda a: np.asarray(a, dtype=float).copy(),
-                       lambda a: np.ones_like(a, dtype=float), "a"),
+                       lambda a: np.ones_like(a, dtype=float), "a", "1.0"),
 }
 
 

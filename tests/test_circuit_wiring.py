@@ -112,8 +112,7 @@ def test_brian2_transfer_expressions_match_numpy(name):
 def test_brian2_output_error_matches_the_loss(loss, output):
     loss_fn, rng = get_loss(loss, output), np.random.default_rng(0)
     a, y = rng.normal(0, 2, 30), rng.uniform(0, 1, 30)
-    model = Equations(E.code("a_fwd : 1", E.LABEL_INPUT, E.OUTPUT_ERROR[loss]),
-                      **E.transfer_terms(E.output_error_transfer(loss_fn), "a_fwd", "loss"))
+    model = Equations(E.code("a_fwd : 1", E.LABEL_INPUT, E.output_error(loss_fn)))
     group = NeuronGroup(len(a), model, namespace={})
     group.a_fwd, group.y = a, y
     expected = loss_fn.delta(a[None, :], y[None, :])[0]
