@@ -1,7 +1,7 @@
 """The ``mirrorlab`` command line.
 
-    mirrorlab run CONFIG.toml [--rule R] [--seed S] [--engine matrix|circuit] [--device runtime|cpp]
-                  [--out DIR] [--set FIELD=VALUE ...]
+    mirrorlab run CONFIG.toml [--rule R] [--seed S] [--engine matrix|circuit]
+                  [--device runtime|cpp|cuda] [--gpu-id N] [--out DIR] [--set FIELD=VALUE ...]
     mirrorlab compare CONFIG.toml --rules bp,fa,ss,wm,kp --seeds N --out DIR
     mirrorlab plot RESULTS_DIR
     mirrorlab sweep SWEEP.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
@@ -10,7 +10,8 @@
                     [--set FIELD=VALUE ...]
 
 Exit status: 0 done, 1 some runs of a sweep or hypothesis failed (recorded in
-their failed.json; rerun to retry), 2 bad config or data (or Dask missing),
+their failed.json; rerun to retry), 2 bad config or data (or Dask missing, or a
+device that cannot run here: no GPU, nvcc or brian2cuda),
 3 the run diverged, 130 interrupted (finished checkpoints stay on disk, marked
 incomplete). `check` exits 0 whatever its checks find, or with --strict 1 if any
 check fails.
@@ -28,6 +29,7 @@ from ..analysis import plots
 from . import results
 from .config import ConfigError, load_config
 from .data import DataError
+from .devices import DeviceError
 from .engines import run as run_config
 from .matrix_engine import DivergenceError
 from .sweep import ClusterUnavailable
@@ -79,7 +81,8 @@ def run_one(config, out_dir: Path, progress: bool = True) -> dict:
 
 def cmd_run(args) -> int:
     config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed,
-                              "experiment.engine": args.engine, "device.name": args.device})
+                              "experiment.engine": args.engine, "device.name": args.device,
+                              "device.gpu_id": args.gpu_id})
     out = Path(args.out or Path("results") / config.experiment.name /
                f"{config.rule.name}_seed{config.experiment.seed}")
     metrics = run_one(config, out, progress=not args.quiet)
@@ -197,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="numpy matrix engine or Brian2 circuit (default: the config's)")
     run.add_argument("--device", choices=["runtime", "cpp", "cuda"],
                      help="Brian2 device of a circuit (default: the config's)")
+    run.add_argument("--gpu-id", type=int, metavar="N",
+                     help="the GPU of --device cuda (default: the config's device.gpu_id)")
     run.add_argument("--out", help="results folder (default results/NAME/RULE_seedS)")
     run.set_defaults(handler=cmd_run)
 
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except ClusterUnavailable as err:
+    except (ClusterUnavailable, DeviceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except DivergenceError as err:
