@@ -728,3 +728,83 @@ def plot_activity(activity: Mapping[str, np.ndarray], out_path: str | Path,
         axes[-1, 0].set_xlabel("presentation (| above a panel: engaged; else mirror)")
         axes[0, 0].set_title(title)
         return [_save(fig, out_path)]
+
+
+# --- spiking circuits ----------------------------------------------------------------------
+
+def plot_spiking_transition(spikes: Mapping[str, Mapping], phases: Sequence[str],
+                            presentation_s: float, window: tuple[int, int],
+                            angles: tuple[np.ndarray, np.ndarray] | None, out_path: str | Path,
+                            title: str = "", bin_s: float = 0.025,
+                            raster_units: int = 20) -> Path:
+    """Raster of each spiking population, population rates, and the weight angle, over
+    presentations ``window = (first, stop)`` around a mirror -> engaged transition.
+
+    Parameters
+    ----------
+    spikes : {population: {"i": unit indices, "t_s": times (s), "n": units, "pool": neurons
+        per unit}}
+        Pooled spikes (as :meth:`circuits.spiking.SpikingCircuit.activity` returns them).
+    phases : list of str
+        Phase of every presentation ("engaged" or "mirror ...").
+    presentation_s : float
+        Presentation duration in seconds.
+    angles : (presentations, (n, L) angles in degrees) or None
+        Weight angle of each layer at those presentations.
+    bin_s : float
+        Bin width of the population rates, seconds.
+    raster_units : int
+        Units shown per raster; each row shows one neuron of the unit's pool (its pooled
+        spikes thinned at random by ``1 / pool``).
+    """
+    first, stop = window
+    t0, t1 = first * presentation_s, stop * presentation_s
+    names = list(spikes)
+    rows = len(names) + 2
+    with _style():
+        fig, axes = plt.subplots(rows, 1, figsize=(8, 1.1 * len(names) + 4.5), sharex=True,
+                                 gridspec_kw={"height_ratios": [1] * len(names) + [1.6, 1.6]})
+        thin = np.random.default_rng(0)
+        for ax, name in zip(axes, names):
+            pop = spikes[name]
+            # one neuron per unit: each pooled spike is that neuron's with probability 1/pool
+            keep = ((pop["t_s"] >= t0) & (pop["t_s"] < t1) & (pop["i"] < raster_units)
+                    & (thin.random(len(pop["t_s"])) < 1.0 / pop["pool"]))
+            ax.plot(pop["t_s"][keep], pop["i"][keep], "|", ms=3, color="0.15")
+            ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            ax.set_ylim(-0.5, min(pop["n"], raster_units) - 0.5)
+            ax.set_yticks([])
+            _shade_phases(ax, phases, presentation_s, first, stop)
+        rate_ax = axes[-2]
+        edges = np.arange(t0, t1 + bin_s / 2, bin_s)
+        for name in names:
+            pop = spikes[name]
+            counts, _ = np.histogram(pop["t_s"], bins=edges)
+            rate_ax.plot(edges[:-1] + bin_s / 2, counts / (bin_s * pop["n"] * pop["pool"]),
+                         label=name, lw=1)
+        rate_ax.set_ylabel("rate per neuron (Hz)")
+        rate_ax.legend(fontsize=6, ncol=3, loc="upper right")
+        _shade_phases(rate_ax, phases, presentation_s, first, stop)
+        angle_ax = axes[-1]
+        if angles is not None:
+            at, values = angles
+            for l in range(values.shape[1]):
+                angle_ax.plot(np.asarray(at) * presentation_s, values[:, l], marker="o", ms=3,
+                              label=f"angle(B{l + 1}, W{l + 1}ᵀ)")
+            angle_ax.legend(fontsize=7)
+        angle_ax.set_ylabel("angle (deg)")
+        angle_ax.set_xlabel("time (s)")
+        _shade_phases(angle_ax, phases, presentation_s, first, stop)
+        axes[0].set_title(title or "spiking circuit around a mirror → engaged transition "
+                          "(grey: mirror presentations)", fontsize=9)
+        axes[0].set_xlim(t0, t1)
+        return _save(fig, Path(out_path))
+
+
+def _shade_phases(ax: plt.Axes, phases: Sequence[str], presentation_s: float, first: int,
+                  stop: int) -> None:
+    """Shade every mirror presentation in ``[first, stop)``."""
+    for k in range(first, min(stop, len(phases))):
+        if phases[k] != "engaged":
+            ax.axvspan(k * presentation_s, (k + 1) * presentation_s, color="0.85", lw=0,
+                       zorder=0)
