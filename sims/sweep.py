@@ -209,13 +209,32 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     distributed = import_distributed()
     if scheduler:
         with distributed.Client(scheduler) as client:
+            _import_brian2_on_workers(client)
             yield client
         return
     n_workers = workers or os.cpu_count() or 1
     with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
+        _import_brian2_on_workers(client)
         yield client
+
+
+def _import_brian2_on_workers(client) -> None:
+    """Import Brian2 in each worker's main thread, now and on workers that join later.
+
+    Brian2 installs a SIGINT handler when first imported, which Python allows only in
+    a process's main thread; Dask runs tasks in an executor thread, where that first
+    import would fail. A worker plugin's setup runs on the worker's event loop (its
+    main thread).
+    """
+    from distributed import WorkerPlugin
+
+    class Brian2Import(WorkerPlugin):
+        def setup(self, worker) -> None:
+            import brian2  # noqa: F401
+
+    client.register_plugin(Brian2Import(), name="mirrorlab-import-brian2")
 
 
 def _differing_fields(a: dict, b: dict, prefix: str = "") -> list[str]:

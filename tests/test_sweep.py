@@ -230,3 +230,32 @@ def test_hypothesis_command_on_an_existing_scheduler(cluster, files, capsys):
     assert "**supported**" in (out / "hypothesis.md").read_text()
     assert (out / "hypothesis.png").read_bytes().startswith(b"\x89PNG")
     assert main(args) == 0 and "0 ran now, 6 had finished before" in capsys.readouterr().out
+
+
+CIRCUIT = '''base = "tiny.toml"
+[experiment]
+engine = "circuit"
+[data]
+n_train = 20
+[network]
+loss = "sigmoid_xent"
+[training]
+batch_size = 1
+[schedule]
+initial_mirror_batches = 5
+mirror_batch_size = 1
+'''
+
+
+def test_circuit_runs_on_dask_workers(cluster, files, capsys):
+    """Brian2's first import sets a SIGINT handler, which only a main thread may; Dask
+    tasks run in an executor thread, so the workers import Brian2 when they start."""
+    (files / "circuit.toml").write_text(CIRCUIT)
+    (files / "circuit_sweep.toml").write_text('config = "circuit.toml"\nseeds = 2\n'
+                                              '[grid]\nrule.name = ["wm"]\n')
+    out = files / "circuit_out"
+    assert main(["sweep", str(files / "circuit_sweep.toml"), "--out", str(out), "--quiet",
+                 "--scheduler", cluster.scheduler.address]) == 0, capsys.readouterr()
+    for seed in (0, 1):
+        metrics = results.read_metrics(out / "runs" / "rule.name=wm" / f"seed{seed}")
+        assert metrics["engine"] == "circuit" and metrics["complete"]
