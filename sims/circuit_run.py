@@ -163,7 +163,8 @@ _last_build: CompiledCircuit | None = None
 
 
 def generate_circuit(spec: CircuitSpec, data, events, noise, initial, *, device: Device,
-                     record_every: int = 0, seed: int | None = None) -> Path:
+                     feedback_signs=None, record_every: int = 0,
+                     seed: int | None = None) -> Path:
     """Write the standalone project of a circuit run (sources, makefile, static arrays)
     without compiling or running it; return its folder.
 
@@ -174,11 +175,9 @@ def generate_circuit(spec: CircuitSpec, data, events, noise, initial, *, device:
     if not device.standalone or device.compile or device.build_dir is None:
         raise ValueError(f"generate_circuit: needs a cpp or cuda Device with compile=False "
                          f"and a build_dir (got {device})")
-    global _last_build
-    _last_build = None  # activating a device resets Brian2's standalone project
     plan = _presentations(spec, data, events, noise)
     compiled = CompiledCircuit(spec, plan, device, record_every, seed)
-    compiled.circuit.set_weights(*initial)
+    compiled.circuit.set_weights(*initial, feedback_signs)
     compiled.circuit.network.run(compiled.circuit.duration, namespace={})
     devices.build(device, run=False)
     devices.restore_runtime()
@@ -203,6 +202,8 @@ class CompiledCircuit:
 
     def __init__(self, spec: CircuitSpec, plan: Presentations, device: Device,
                  record_every: int, seed: int | None):
+        global _last_build
+        _last_build = None  # activating a device below resets the last standalone project
         self._key = self.key(spec, plan, device, record_every, seed)
         self._folder = None
         if device.standalone and device.build_dir is None:

@@ -143,6 +143,11 @@ def test_a_standalone_build_is_reused_for_another_seed_and_rates(data, tmp_path,
                       record_every=0)
     assert run.build_time_s == 0 and binary.stat().st_mtime_ns == built
     assert_equivalent(run, matrix_run(other, data), other)
+    # A runtime run in between resets Brian2's devices: the next cpp run builds anew.
+    run_circuit(other.spec, data, other.events, other.noise, other.initial)
+    run = run_circuit(first.spec, data, first.events, first.noise, first.initial, device=device)
+    assert run.build_time_s > 0
+    assert_equivalent(run, matrix_run(first, data), first)
 
 
 def test_simultaneous_mirror_scheme_reproduces_matrix_engine(data):
