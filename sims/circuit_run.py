@@ -148,14 +148,14 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
                          "no weights to return; use generate_circuit to write the sources")
     plan = _presentations(spec, data, events, noise)
     if not device.standalone:
-        return CompiledCircuit(spec, plan, device, record_every, seed).run(spec, plan, initial,
-                                                                            feedback_signs)
+        return CompiledCircuit(spec, plan, device, record_every, seed).run(
+            spec, plan, initial, feedback_signs, seed)
     global _last_build
     key = CompiledCircuit.key(spec, plan, device, record_every, seed)
     if not (reuse and _last_build is not None and _last_build.matches(key)):
         _last_build = None  # frees the previous build (and its temporary folder) first
         _last_build = CompiledCircuit(spec, plan, device, record_every, seed)
-    return _last_build.run(spec, plan, initial, feedback_signs)
+    return _last_build.run(spec, plan, initial, feedback_signs, seed)
 
 
 #: The last standalone build of this process: Brian2 holds one standalone project at a time.
@@ -215,27 +215,34 @@ class CompiledCircuit:
         self.weight_monitors = _weight_monitors(self.circuit, record_every)
         self.activity_monitors = _activity_monitors(self.circuit, record_every)
         self.circuit.network.add(*self.weight_monitors, *self.activity_monitors)
-        if seed is not None:
+        self.seeded_at_run_time = devices.seed_at_run_time(device)
+        if seed is not None and not self.seeded_at_run_time:
             brian2_seed(seed)
         self.runs = 0
 
     @staticmethod
     def key(spec, plan, device: Device, record_every: int, seed) -> tuple:
-        """Runs of equal key can share a build. Brian2's own noise is seeded in the code."""
+        """Runs of equal key can share a build. Where Brian2 draws random numbers (its
+        mirror noise, spikes), the seed is part of the code, except on cpp_standalone,
+        whose binary takes it at run time (:func:`sims.devices.seed_at_run_time`)."""
+        random = spec.noise_source == "brian" or getattr(spec, "spiking", None) is not None
         return (structure(spec, plan), device, record_every,
-                seed if spec.noise_source == "brian" else None)
+                seed if random and device.name != "cpp" else None)
 
     def matches(self, key: tuple) -> bool:
         return key == self._key
 
     def run(self, spec: CircuitSpec, plan: Presentations, initial,
-            feedback_signs=None) -> CircuitRun:
+            feedback_signs=None, seed: int | None = None) -> CircuitRun:
         """Run ``plan`` from the weights ``initial`` (and ``feedback_signs``) with the
-        parameters of ``spec``."""
+        parameters of ``spec``; ``seed`` seeds Brian2's random numbers where the build
+        takes it at run time (else it was fixed when the circuit was built)."""
         started = time.perf_counter()
         circuit = self.circuit
         if self.runs and not self.device.standalone:
             raise RuntimeError("a runtime circuit runs once; build another")
+        if self.seeded_at_run_time:
+            devices.set_seed(self.device, seed)
         build_time = 0.0
         if self.runs == 0:
             circuit.set_weights(*initial, feedback_signs)

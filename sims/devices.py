@@ -138,6 +138,43 @@ def rerun(device: Device, run_args: dict) -> None:
     standalone.run(directory=str(device.build_dir), run_args=run_args)
 
 
+#: Environment variable from which a cpp_standalone binary built by mirrorlab seeds its
+#: random number generators when it starts (:func:`seed_at_run_time`).
+SEED_VARIABLE = "MIRRORLAB_SEED"
+
+
+def seed_at_run_time(device: Device) -> bool:
+    """Make the standalone project being built seed its random generators from
+    ``$MIRRORLAB_SEED`` just before the network runs, as Brian2's ``seed(s)`` would
+    (generator i gets ``s + i``), so one build runs with any seed (:func:`set_seed`).
+
+    Call after the circuit is built and before its ``run()``. cpp_standalone only
+    (brian2cuda seeds cuRAND its own way): returns False for other devices.
+    """
+    import brian2
+
+    if device.name != "cpp":
+        return False
+    generators = max(brian2.prefs.devices.cpp_standalone.openmp_threads, 1)
+    brian2.device.insert_code("main", f"""
+    if (const char* _seed = std::getenv("{SEED_VARIABLE}"))
+        for (int _i = 0; _i < {generators}; _i++)
+            brian::_random_generators[_i].seed(std::stoul(_seed) + _i);""")
+    return True
+
+
+def set_seed(device: Device, seed: int | None) -> None:
+    """The seed that the next run of a :func:`seed_at_run_time` build starts from
+    (None: Brian2's default, a random seed)."""
+    from brian2.devices.device import all_devices
+
+    variables = all_devices[STANDALONE_NAMES[device.name]].run_environment_variables
+    if seed is None:
+        variables.pop(SEED_VARIABLE, None)
+    else:
+        variables[SEED_VARIABLE] = str(int(seed))
+
+
 def binary_run_time(device: Device) -> float:
     """Seconds the last standalone build spent running its binary (0 if it did not run)."""
     from brian2.devices.device import all_devices

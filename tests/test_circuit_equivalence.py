@@ -205,3 +205,20 @@ def test_noise_drawn_in_brian2_mirrors_a_linear_network(distribution, data):
     assert all(0.75 < ratio < 1.3 for ratio in norm_ratios(run.W, run.B))
     for W, W_start in zip(run.W, W0):
         np.testing.assert_array_equal(W, W_start)  # only B learns in mirror phases
+
+
+@pytest.mark.standalone
+def test_a_cpp_build_takes_the_seed_of_brian2_noise_at_run_time(data, tmp_path, quick_compile):
+    """One build, three runs: the seed given at run time decides the noise Brian2 draws."""
+    plan = plan_from_config(config("wm", **{"circuit.noise_source": "brian"}), data)
+    events = [Event(MIRROR, None, 0, 0)] * 20
+    device = Device("cpp", build_dir=tmp_path / "build")
+
+    def final_B(seed):
+        run = run_circuit(plan.spec, data, events, None, plan.initial, device=device, seed=seed)
+        return run.B, run.build_time_s
+
+    (B_1, built), (B_2, rebuilt), (B_1_again, _) = final_B(1), final_B(2), final_B(1)
+    assert built > 0 and rebuilt == 0
+    assert all(np.array_equal(a, b) for a, b in zip(B_1, B_1_again))
+    assert not any(np.allclose(a, b) for a, b in zip(B_1, B_2))
