@@ -59,7 +59,8 @@ class CircuitRun:
     """Final weights of a circuit run (matrix-engine layout) and what was recorded.
 
     ``wall_time_s`` includes ``build_time_s``, the time spent generating and compiling
-    code (0 when a standalone build was reused).
+    code (0 when a standalone build was reused). ``spikes``: spiking circuits' pooled
+    spikes per population (``SpikingCircuit.activity``), else None.
     """
 
     W: list[Array]
@@ -69,6 +70,7 @@ class CircuitRun:
     device: str
     wall_time_s: float
     build_time_s: float = 0.0
+    spikes: dict[str, dict] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,8 +262,9 @@ class CompiledCircuit:
         W, b, B = circuit.weights()
         recording = (_recording(circuit, plan, self.weight_monitors, self.activity_monitors,
                                 self.record_every) if self.record_every else None)
+        spikes = _copied(circuit.activity()) if hasattr(circuit, "activity") else None
         return CircuitRun(W, b, B, recording, self.device.describe(),
-                          time.perf_counter() - started, build_time)
+                          time.perf_counter() - started, build_time, spikes)
 
 
 # --- recording ----------------------------------------------------------------------------
@@ -308,9 +311,16 @@ def _recording(circuit: Circuit, plan: Presentations, weight_monitors: list[Stat
     biases = [np.asarray(monitor.b).T for monitor in weight_monitors[2 * n:]]
     activity = {}
     for group, monitor in zip(circuit.forward + circuit.feedback, activity_monitors):
-        values = np.asarray(getattr(monitor, "r" if group in circuit.forward else "delta")).T
+        values = np.array(getattr(monitor, "r" if group in circuit.forward else "delta")).T
         activity[group.name] = values[1:len(done)]  # the first sample precedes every presentation
     return Recording(done, plan.engaged_steps[done], matrices[:n], biases, matrices[n:], activity)
+
+
+def _copied(spikes: dict[str, dict]) -> dict[str, dict]:
+    """Spike arrays that outlive the circuit (a monitor's arrays may be views of memory
+    that Brian2 frees with the circuit)."""
+    return {name: {key: np.array(value) for key, value in population.items()}
+            for name, population in spikes.items()}
 
 
 def _snapshots(S, monitor: StateMonitor) -> Array:

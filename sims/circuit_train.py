@@ -61,6 +61,11 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
         results.write_json(folder / "metrics.json", metrics)
         results.write_arrays(folder / "arrays.npz", results.network_arrays(run.W, run.b, run.B))
         results.write_arrays(folder / "activity.npz", activity_arrays(run.recording, table))
+        if run.spikes:
+            window = metrics["schedule"]["window_start"], (metrics["schedule"]["window_start"]
+                                                           + len(metrics["schedule"]["phases"]))
+            results.write_arrays(folder / "spikes.npz", spike_arrays(
+                run.spikes, table, window, float(plan.spec.presentation_time)))
     return metrics
 
 
@@ -71,6 +76,27 @@ def activity_arrays(recording, table) -> dict[str, np.ndarray]:
     shown = recording.presentations[1:] - 1
     return {"presentation": shown, "engaged": table.engaged[shown].astype(np.int8),
             **recording.activity}
+
+
+def spike_arrays(spikes: dict, table, window: tuple[int, int],
+                 presentation_s: float) -> dict[str, np.ndarray]:
+    """What ``spikes.npz`` holds: the spikes of presentations ``window = (first, stop)``
+    (the schedule figure's window, around the first engaged presentation).
+
+    ``window`` (2,), ``presentation_s`` (s), ``engaged`` (stop,) 1 for engaged
+    presentations, and per population ``NAME.i`` unit indices, ``NAME.t_s`` times (s),
+    ``NAME.n`` units, ``NAME.pool`` neurons per unit (pooled spike trains).
+    """
+    first, stop = window
+    arrays = {"window": np.array(window), "presentation_s": np.array(presentation_s),
+              "engaged": table.engaged[:stop].astype(np.int8)}
+    for name, population in spikes.items():
+        t = np.asarray(population["t_s"])
+        shown = (t >= first * presentation_s) & (t < stop * presentation_s)
+        arrays.update({f"{name}.i": np.asarray(population["i"])[shown], f"{name}.t_s": t[shown],
+                       f"{name}.n": np.array(population["n"]),
+                       f"{name}.pool": np.array(population["pool"])})
+    return arrays
 
 
 def _record_every(config: Config, n_presentations: int, events) -> int:

@@ -64,12 +64,32 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
                                              title=f"{metrics['rule']}: B against Wᵀ")
     if metrics.get("schedule"):
         written += plots.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
+    if (run_dir / "spikes.npz").exists():
+        written.append(_draw_spikes(run_dir, metrics, fmt))
     if (run_dir / "activity.npz").exists():
         with np.load(run_dir / "activity.npz") as activity:
             written += plots.plot_activity(dict(activity), run_dir / "figures" / f"activity.{fmt}",
                                            title=f"{metrics['rule']} · seed {metrics['seed']}: "
                                                  "settled activity")
     return written
+
+
+def _draw_spikes(run_dir: Path, metrics: dict, fmt: str) -> Path:
+    """figures/spikes: rasters, population rates and angles over the spikes.npz window."""
+    with np.load(run_dir / "spikes.npz") as saved:
+        arrays = dict(saved)
+    names = sorted({key.rsplit(".", 1)[0] for key in arrays if "." in key})
+    spikes = {name: {field: arrays[f"{name}.{field}"] for field in ("i", "t_s", "n", "pool")}
+              for name in names}
+    phases = ["engaged" if e else "mirror" for e in arrays["engaged"]]
+    history = metrics["history"]
+    angles = (np.array([h["presentation"] for h in history]),
+              np.array([h["weight_angle_deg"] for h in history]))
+    return plots.plot_spiking_transition(
+        spikes, phases, float(arrays["presentation_s"]), tuple(int(k) for k in arrays["window"]),
+        angles, run_dir / "figures" / f"spikes.{fmt}",
+        title=f"{metrics['rule']} · seed {metrics['seed']}: spikes around the first engaged "
+              "presentation (grey: mirror)")
 
 
 def run_one(config, out_dir: Path, progress: bool = True) -> dict:

@@ -102,3 +102,24 @@ def test_circuit_rejects_what_it_cannot_do(config_file, tmp_path, capsys):
     assert main(["run", str(config_file), "--engine", "circuit", "--set",
                  "training.batch_size=4", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     assert "training.batch_size" in capsys.readouterr().err
+
+
+def test_spiking_run_writes_its_spikes(tmp_path):
+    """A poisson circuit's results folder holds the spikes of the schedule window, with
+    unit indices in range and rates near the 30 Hz baseline (pooled trains / pool)."""
+    from pathlib import Path
+    config = Path(__file__).resolve().parents[1] / "configs" / "spiking_teacher_wm.toml"
+    out = tmp_path / "spiking"
+    assert main(["run", str(config), "--device", "runtime", "--out", str(out), "--quiet",
+                 "--set", "data.n_train=4", "--set", "schedule.initial_mirror_batches=2",
+                 "--set", "circuit.presentation_ms=20.0", "--set", "training.epochs=1"]) == 0
+    with np.load(out / "spikes.npz") as saved:
+        first, stop = saved["window"]
+        seconds = (stop - first) * float(saved["presentation_s"])
+        for name in ("forward_0", "forward_1", "feedback_1", "target"):
+            units, pool = int(saved[f"{name}.n"]), int(saved[f"{name}.pool"])
+            i = saved[f"{name}.i"]
+            assert i.min() >= 0 and i.max() < units
+            rate = len(i) / (seconds * units * pool)      # Hz per neuron
+            assert 15 < rate < 60, (name, rate)
+    assert (out / "figures" / "spikes.png").exists()
