@@ -34,6 +34,17 @@ Checks, in report order (thresholds from the config's ``[check]`` section):
     Test accuracy at least ``min_accuracy`` (0: above chance, see
     :func:`chance_accuracy`); n/a for regression data.
 
+Spiking circuits (``circuit.neuron = "poisson"``) are read from their spikes and their
+actual synapse groups instead: rates in Hz per neuron from each unit's pooled spike
+count in each presentation (:func:`spiking_rates_hz`), for every spiking population
+(forward, feedback, target, inhibitory relays), so never negative; Dale's principle
+per Brian2 synapse group, each group's weights read by their effect on the target
+(:func:`check_dale_spiking`: with ``circuit.dale`` the excitatory groups are clipped
+at 0 and the inhibitory relays' groups subtract); time scales: tau_syn and tau_trace
+within ``tau_range_ms``, tau_mean, delays, presentation and dt reported, settling n/a,
+and the change of each signed matrix over one presentation measured from weight
+snapshots taken at every presentation boundary (:func:`measured_relative_updates`).
+
 The brief run presents ``steps`` engaged samples of the config's schedule (its
 first epochs, in its sample order and with its mirror phases). When the run is
 shortened, the initial mirror phase is shortened in proportion
@@ -51,11 +62,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from brian2 import StateMonitor, ms, prefs
+from brian2 import StateMonitor, ms, prefs, second
 from brian2 import seed as brian2_seed
 
 from ..analysis import metrics as M
 from ..circuits import Circuit, build, locality_audit, presentations
+from ..circuits.spiking_spec import PRESENTATION_PARTS, SPIKING_KINDS
 from . import results
 from .circuit_run import RunPlan, plan_from_config
 from .config import Config, ConfigError, to_toml
@@ -73,9 +85,9 @@ CHECKS = ("no_weight_transport", "dale_principle", "rates_in_bounds", "rates_non
 CONSTRAINTS_OFF = {"constraints.feedback_dale": False, "constraints.feedback_levels": 0}
 #: Standard errors above the chance accuracy that ``min_accuracy = 0`` asks for.
 CHANCE_MARGIN_SE = 2.0
-#: Neuron kinds whose activity ``r`` the checks read (spiking kinds give rates in Hz from
-#: spike counts, which the brief run does not record yet).
-CHECKED_NEURONS = ("instantaneous", "rate")
+#: Neuron kinds the checks read: rate kinds through their activity ``r`` (times
+#: ``max_rate_hz``), spiking kinds through their spike counts per presentation.
+CHECKED_NEURONS = ("instantaneous", "rate", *SPIKING_KINDS)
 
 
 def result(name: str, status: str, summary: str, **numbers) -> dict:
@@ -110,6 +122,13 @@ class BriefRun:
     not_enforced : list of str
         Config constraints the circuit does not wire (they shaped the initial weights only).
     wall_time_s : float
+    spikes : dict or None
+        Spiking circuits: :meth:`SpikingCircuit.activity` after the run (pooled spikes of
+        every spiking population); ``activity`` is then empty.
+    weight_history : dict or None
+        Spiking circuits: ``weight_history[name]`` is a ``(P + 1, n_post, n_pre)`` array of
+        the signed matrix W_l or B_l (excitatory minus inhibitory group with Dale's law)
+        when each presentation starts, then at the end of the run.
     """
 
     circuit: Circuit
@@ -121,11 +140,23 @@ class BriefRun:
     initial_mirror_events: int
     not_enforced: list
     wall_time_s: float
+    spikes: dict | None = None
+    weight_history: dict | None = None
+
+    @property
+    def spiking(self) -> bool:
+        return self.spikes is not None
+
+
+def is_spiking(circuit) -> bool:
+    return circuit.spec.neuron in SPIKING_KINDS
 
 
 def brief_run(config: Config, data: Dataset, steps: int) -> BriefRun:
     """Run the circuit of ``config`` for ``steps`` engaged presentations (0 = all) on
-    Brian2 runtime (numpy), sampling every population once per presentation."""
+    Brian2 runtime (numpy), sampling every population once per presentation (rate
+    circuits), or recording every spike and the weights at every presentation boundary
+    (spiking circuits)."""
     plan, initial_mirror, not_enforced = circuit_plan(config, data, steps)
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)
@@ -133,15 +164,22 @@ def brief_run(config: Config, data: Dataset, steps: int) -> BriefRun:
     with _preferences({"codegen.target": "numpy"}):
         circuit = build(plan.spec, table)
         circuit.set_weights(*plan.initial, plan.feedback_signs)
-        monitors = activity_monitors(circuit)
+        spiking = is_spiking(circuit)
+        monitors = weight_monitors(circuit) if spiking else activity_monitors(circuit)
         circuit.network.add(*monitors)
         brian2_seed(config.experiment.seed)
         circuit.network.run(circuit.duration, namespace={})
-    activity = {m.source.name: {var: np.asarray(getattr(m, var)).T[1:len(table) + 1]
-                                for var in m.record_variables} for m in monitors}
-    return BriefRun(circuit, plan.initial, circuit.weights(), activity,
+    final = circuit.weights()
+    if spiking:
+        activity, spikes = {}, circuit.activity()
+        history = weight_history(circuit, monitors, final, len(table))
+    else:
+        activity = {m.source.name: {var: np.asarray(getattr(m, var)).T[1:len(table) + 1]
+                                    for var in m.record_variables} for m in monitors}
+        spikes = history = None
+    return BriefRun(circuit, plan.initial, final, activity,
                     table.engaged.astype(bool), ~table.engaged.astype(bool), initial_mirror,
-                    not_enforced, time.perf_counter() - started)
+                    not_enforced, time.perf_counter() - started, spikes, history)
 
 
 def circuit_plan(config: Config, data: Dataset, steps: int) -> tuple[RunPlan, int, list[str]]:
@@ -203,6 +241,53 @@ def activity_monitors(circuit: Circuit) -> list[StateMonitor]:
             for group in circuit.forward + circuit.feedback]
 
 
+def plastic_groups(circuit) -> list[tuple[str, object, int]]:
+    """``(matrix name, synapse group, sign of its effect)`` of every W and B projection
+    (plastic, or fixed like fa's B): W_l and B_l (+1) and, with Dale's law, the
+    inhibitory W_inh_l and B_inh_l (-1: their weights, kept >= 0, subtract from the
+    target's input). Spiking circuits only."""
+    inhibitory = getattr(circuit, "inhibitory", {}) or {}
+    groups = []
+    for kind, excitatory in (("W", circuit.W), ("B", circuit.B)):
+        for l, S in enumerate(excitatory, 1):
+            groups.append((f"{kind}_{l}", S, 1))
+        for l, S in enumerate(inhibitory.get(kind, []), 1):
+            groups.append((f"{kind}_{l}", S, -1))
+    return groups
+
+
+def weight_monitors(circuit) -> list[StateMonitor]:
+    """Spiking circuits: one StateMonitor of ``w`` per plastic synapse group, sampling when
+    each presentation starts, before that time step's plasticity (order -1 in the
+    ``start`` slot, where the spiking plasticity runs at order 0)."""
+    T = circuit.spec.presentation_time
+    return [StateMonitor(S, "w", record=True, dt=T, when="start", order=-1,
+                         name=f"{S.name}_weights") for _, S, _ in plastic_groups(circuit)]
+
+
+def _group_matrices(S, values: Array) -> Array:
+    """``(samples, n_synapses)`` values of synapse group ``S`` as ``(samples, n_post, n_pre)``."""
+    out = np.zeros((values.shape[0], len(S.target), len(S.source)))
+    out[:, np.asarray(S.j[:]), np.asarray(S.i[:])] = values
+    return out
+
+
+def weight_history(circuit, monitors: list[StateMonitor], final, presentations_: int) -> dict:
+    """Signed W_l and B_l at the start of each of the ``presentations_`` presentations and
+    after the last one (``final``, from :meth:`weights`): ``(P + 1, n_post, n_pre)``."""
+    history = {}
+    for (name, S, sign), monitor in zip(plastic_groups(circuit), monitors):
+        values = np.asarray(monitor.w[:]).T[:presentations_]
+        matrices = sign * _group_matrices(S, values)
+        history[name] = history.get(name, 0) + matrices
+    W, _, B = final
+    for kind, matrices in (("W", W), ("B", B)):
+        for l, matrix in enumerate(matrices, 1):
+            name = f"{kind}_{l}"
+            history[name] = np.concatenate([history[name], np.asarray(matrix)[None]])
+    return history
+
+
 @contextmanager
 def _preferences(values: dict):
     saved = {name: prefs[name] for name in values}
@@ -261,12 +346,69 @@ def check_dale_principle(W: list[Array], B: list[Array], tolerance: float,
                   mixed_sign_fraction=fractions, tolerance=tolerance, feedback_dale=feedback_dale)
 
 
+def check_dale_spiking(circuit, tolerance: float) -> dict:
+    """Dale's principle per Brian2 synapse group of a spiking circuit.
+
+    Each plastic group's weights are read as their effect on the target: ``+w`` for the
+    excitatory groups W_l, B_l, ``-w`` for the inhibitory W_inh_l, B_inh_l (Dale's law
+    only; their weights are clipped at 0 and subtract). Per group, the fraction of
+    presynaptic neurons whose outgoing weights have both signs (at most ``tolerance``)
+    and the group's sign. With ``circuit.dale`` every presynaptic population projects
+    through exactly one plastic group, so per group is per neuron; without it W_l and
+    B_l carry signed weights and mix signs as in rate circuits.
+    """
+    fractions, signs = {}, {}
+    for _, S, sign in plastic_groups(circuit):
+        effect = sign * np.asarray(S.w[:], dtype=float)
+        matrix = _group_matrices(S, effect[None])[0]
+        fractions[S.name] = mixed_sign_fraction(matrix)
+        positive, negative = bool(np.any(effect > 0)), bool(np.any(effect < 0))
+        signs[S.name] = ("mixed" if positive and negative else "excitatory" if positive
+                         else "inhibitory" if negative else "zero")
+    worst = max(fractions, key=fractions.get)
+    breaking = [name for name, f in fractions.items() if f > tolerance]
+    dale = bool(circuit.spec.spiking.dale)
+    summary = (f"per synapse group, presynaptic neurons with mixed-sign outgoing weights: up "
+               f"to {100 * fractions[worst]:.0f} % ({worst}); "
+               + (f"above the tolerance of {100 * tolerance:.0f} % in " + ", ".join(breaking)
+                  if breaking else f"within the tolerance of {100 * tolerance:.0f} %")
+               + ("; circuit.dale: excitatory groups and inhibitory relays, clipped at 0"
+                  if dale else "; circuit.dale is off: W and B carry signed weights"))
+    return result("dale_principle", _passes(not breaking), summary,
+                  mixed_sign_fraction=fractions, group_sign=signs, tolerance=tolerance,
+                  circuit_dale=dale, feedback_dale="circuit.dale" if dale else "off")
+
+
 def forward_rates_hz(run: BriefRun, max_rate_hz: float) -> dict[str, Array]:
     """Firing rates (Hz) of forward_0 .. forward_L at the end of each presentation:
     activity ``r`` (dimensionless) times ``max_rate_hz``. Spiking populations would give
     their rates in Hz directly; the rate checks take any such dict."""
     return {group.name: run.activity[group.name]["r"] * max_rate_hz
             for group in run.circuit.forward}
+
+
+def spiking_rates_hz(run: BriefRun) -> dict[str, Array]:
+    """Firing rates (Hz per neuron) of every spiking population in each presentation:
+    ``(P, n)`` arrays of the pooled spike count of each unit in the presentation divided
+    by ``pool * presentation time`` (a unit is a pool of ``pool`` Poisson neurons).
+
+    The populations are those that spike: forward_0 .. forward_L, feedback_1 ..
+    feedback_L (feedback_0 does not spike), the target and, with Dale's law, the
+    inhibitory relays. A spike belongs to the presentation of its time step.
+    """
+    spec = run.circuit.spec
+    steps, P = spec.presentation_steps, len(run.engaged)
+    T_s = float(spec.presentation_time / second)
+    dt_s = float(spec.dt / second)
+    rates = {}
+    for name, spikes in run.spikes.items():
+        n, pool = spikes["n"], spikes["pool"]
+        presentation = np.round(spikes["t_s"] / dt_s).astype(np.int64) // steps
+        keep = presentation < P
+        counts = np.zeros((P, n))
+        np.add.at(counts, (presentation[keep], spikes["i"][keep]), 1)
+        rates[name] = counts / (pool * T_s)
+    return rates
 
 
 def _rate_ranges(rates_hz: dict[str, Array], phases: dict[str, Array], low: float,
@@ -286,33 +428,48 @@ def _rate_ranges(rates_hz: dict[str, Array], phases: dict[str, Array], low: floa
     return out
 
 
-def check_rates_in_bounds(ranges: dict, bounds_hz: list[float]) -> dict:
-    """Every sampled forward rate within ``bounds_hz`` = [low, high] (Hz)."""
+def check_rates_in_bounds(ranges: dict, bounds_hz: list[float], spiking: bool = False) -> dict:
+    """Every sampled forward rate (spiking: every population's rate from its spike count
+    in each presentation) within ``bounds_hz`` = [low, high] (Hz)."""
     low, high = bounds_hz
     outside = [f"{population} ({phase}: {r['min_hz']:.0f} to {r['max_hz']:.0f} Hz)"
                for population, by_phase in ranges.items() for phase, r in by_phase.items()
                if r["out_of_bounds_fraction"] > 0]
+    what = "spike-count rate (per neuron and presentation)" if spiking else "forward rate"
     summary = (f"rates outside [{low:g}, {high:g}] Hz in " + ", ".join(outside) if outside
-               else f"every forward rate within [{low:g}, {high:g}] Hz")
+               else f"every {what} within [{low:g}, {high:g}] Hz")
+    if spiking and not outside:
+        means = [r["mean_hz"] for by_phase in ranges.values() for r in by_phase.values()]
+        summary += f" (population means {min(means):.1f} to {max(means):.1f} Hz)"
     return result("rates_in_bounds", _passes(not outside), summary, bounds_hz=[low, high],
+                  rates_from="spike counts" if spiking else "activity r times max_rate_hz",
                   populations=ranges)
 
 
-def check_rates_non_negative(ranges: dict, errors: dict) -> dict:
+def check_rates_non_negative(ranges: dict, errors: dict | None) -> dict:
     """No forward rate below 0 Hz. ``errors``: range of the feedback populations' signed
-    errors (reported only: an error signal is signed by nature)."""
+    errors (reported only: an error signal is signed by nature); None for spiking
+    circuits, whose rates (every population's, from spike counts) cannot be negative."""
     negative = [f"{population} ({phase}, {100 * r['negative_fraction']:.0f} % of samples, "
                 f"down to {r['min_hz']:.0f} Hz)"
                 for population, by_phase in ranges.items() for phase, r in by_phase.items()
                 if r["negative_fraction"] > 0]
-    summary = ("negative rates in " + ", ".join(negative) if negative
-               else "no forward rate below 0 Hz")
-    summary += "; the feedback populations carry signed errors (reported, not judged)"
+    if errors is None:
+        lowest = min(r["min_hz"] for by_phase in ranges.values() for r in by_phase.values())
+        summary = ("negative rates in " + ", ".join(negative) if negative else
+                   f"rates from spike counts, non-negative by construction (lowest {lowest:.1f} "
+                   "Hz); signed values ride on the baseline rate")
+        numbers = {}
+    else:
+        summary = ("negative rates in " + ", ".join(negative) if negative
+                   else "no forward rate below 0 Hz")
+        summary += "; the feedback populations carry signed errors (reported, not judged)"
+        numbers = {"feedback_errors": errors}
     return result("rates_non_negative", _passes(not negative), summary,
                   populations={p: {phase: {k: r[k] for k in ("min_hz", "negative_fraction")}
                                    for phase, r in by_phase.items()}
                                for p, by_phase in ranges.items()},
-                  feedback_errors=errors)
+                  **numbers)
 
 
 def _error_ranges(run: BriefRun) -> dict:
@@ -428,11 +585,92 @@ def check_time_scales(run: BriefRun, tau_range_ms: list[float], settle_tolerance
     return result("time_scales", _passes(not failures), summary, **numbers)
 
 
+def measured_relative_updates(run: BriefRun) -> dict[str, float]:
+    """Spiking circuits: largest change of each signed matrix W_l, B_l over one
+    presentation, ``|M_{p+1} - M_p| / |M_p|`` (Frobenius norms) from the snapshots
+    taken when presentations start (and the final weights). Measured, not bounded:
+    it includes the spike noise of the traces the rules read, and the whole
+    presentation's learning (plasticity runs at every time step of its learning part)."""
+    return {name: float(np.max(series)) if series.size else 0.0
+            for name, series in relative_update_series(run).items()}
+
+
+def relative_update_series(run: BriefRun) -> dict[str, Array]:
+    """``(P,)`` relative change of each signed matrix over each presentation (see
+    :func:`measured_relative_updates`); 0 where nothing changed."""
+    out = {}
+    for name, history in run.weight_history.items():
+        change = np.linalg.norm(np.diff(history, axis=0), axis=(1, 2))
+        norm = np.linalg.norm(history[:-1], axis=(1, 2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = np.where(change > 0, change / norm, 0.0)
+    return out
+
+
+def check_time_scales_spiking(run: BriefRun, tau_range_ms: list[float],
+                              max_relative_update: float) -> dict:
+    """Time scales of a spiking circuit: the synaptic filter and the fast spike trace
+    within ``tau_range_ms``; the slow trace, delays, presentation and step reported;
+    settling n/a; no presentation changes a matrix by more than ``max_relative_update``
+    of its norm (measured from weight snapshots, :func:`measured_relative_updates`)."""
+    spec = run.circuit.spec
+    spiking = spec.spiking
+    T_ms = float(spec.presentation_time / ms)
+    taus = {name: float(getattr(spiking, name) / ms) for name in ("tau_syn", "tau_trace",
+                                                                    "tau_mean")}
+    quiet_ms = T_ms / PRESENTATION_PARTS
+    carried = math.exp(-quiet_ms / taus["tau_syn"])
+    numbers = {"neuron": spec.neuron, "presentation_ms": T_ms, "dt_ms": float(spec.dt / ms),
+               **{f"{name}_ms": value for name, value in taus.items()},
+               "tau_range_ms": list(tau_range_ms),
+               "delay_forward_ms": float(spiking.delay_forward / ms),
+               "delay_feedback_ms": float(spiking.delay_feedback / ms),
+               "delay_spread_ms": float(spiking.delay_spread / ms),
+               "learning_off_ms": quiet_ms, "previous_presentation_in_tau_syn_filter": carried,
+               "settling": "n/a: Poisson neurons have no steady state to settle to; their rate "
+               "follows the input at once and readers decode it through exponential filters. "
+               f"Plasticity is off in the first {quiet_ms:g} ms of each presentation "
+               f"(1/{PRESENTATION_PARTS}), when a tau_syn filter still holds "
+               f"exp(-{quiet_ms:g}/{taus['tau_syn']:g}) = {carried:.2g} of the previous one"}
+    failures = [f"{name} = {value:g} ms outside [{tau_range_ms[0]:g}, {tau_range_ms[1]:g}] ms"
+                for name, value in taus.items() if name != "tau_mean"
+                and not tau_range_ms[0] <= value <= tau_range_ms[1]]
+    updates = measured_relative_updates(run)
+    numbers |= {"max_relative_update": updates, "relative_update_bound": max_relative_update,
+                "median_relative_update": {name: float(np.median(series[series > 0]))
+                                           if np.any(series > 0) else 0.0 for name, series
+                                           in relative_update_series(run).items()},
+                "relative_update_from": "weight snapshots at every presentation boundary "
+                "(measured, spike noise included; the median is over the presentations "
+                "that changed the matrix)"}
+    fast = [f"{name} {value:.3g}" for name, value in updates.items()
+            if not value <= max_relative_update]
+    if fast:
+        failures.append("one presentation changes a matrix by more than "
+                        f"{100 * max_relative_update:g} % of its norm: " + ", ".join(fast))
+    numbers["decay_time_constants"] = _decay_time_constants(run.circuit)
+    summary = ("; ".join(failures) if failures else
+               f"tau_syn {taus['tau_syn']:g} ms and tau_trace {taus['tau_trace']:g} ms in "
+               f"range (tau_mean {taus['tau_mean']:g} ms reported), settling n/a (Poisson "
+               f"neurons), largest measured change in one presentation "
+               f"{100 * max(updates.values(), default=0):.2g} % of a matrix's norm")
+    return result("time_scales", _passes(not failures), summary, **numbers)
+
+
 def _decay_time_constants(circuit: Circuit) -> dict:
     """Decay time constant of each plastic group with a decay: 1/decay presentations, and
     in seconds of simulated time."""
     T_s = float(circuit.spec.presentation_time / ms) / 1000
     out = {}
+    if is_spiking(circuit):
+        # spiking decays are per second of learning time (the last parts of a presentation)
+        learning_s = T_s * (PRESENTATION_PARTS - 1) / PRESENTATION_PARTS
+        for _, S, _ in plastic_groups(circuit):
+            if "decay" in S.variables and float(S.decay[:]) > 0:
+                seconds = 1 / float(S.decay[:])
+                out[S.name] = {"presentations": seconds / learning_s,
+                               "seconds": seconds / learning_s * T_s}
+        return out
     for S in circuit.W + circuit.B:
         if "decay" in S.variables and float(S.decay[:]) > 0:
             presentations_ = 1 / float(S.decay[:])
@@ -502,7 +740,7 @@ def run_checks(config: Config, data: Dataset, run: BriefRun) -> list[dict]:
     """Every check of :data:`CHECKS` on a brief run, in that order."""
     bounds = config.check
     W, b, B = run.final
-    rates = forward_rates_hz(run, bounds.max_rate_hz)
+    rates = spiking_rates_hz(run) if run.spiking else forward_rates_hz(run, bounds.max_rate_hz)
     ranges = _rate_ranges(rates, {"engaged": run.engaged, "mirror": run.mirror},
                           *bounds.rate_bounds_hz)
     steps = int(np.sum(run.engaged))
@@ -511,13 +749,16 @@ def run_checks(config: Config, data: Dataset, run: BriefRun) -> list[dict]:
     rule = run.circuit.spec.rule
     return [
         check_no_weight_transport(run.circuit),
-        check_dale_principle(W, B, bounds.dale_tolerance, _feedback_dale(config, run)),
-        check_rates_in_bounds(ranges, bounds.rate_bounds_hz),
-        check_rates_non_negative(ranges, _error_ranges(run)),
+        (check_dale_spiking(run.circuit, bounds.dale_tolerance) if run.spiking else
+         check_dale_principle(W, B, bounds.dale_tolerance, _feedback_dale(config, run))),
+        check_rates_in_bounds(ranges, bounds.rate_bounds_hz, run.spiking),
+        check_rates_non_negative(ranges, None if run.spiking else _error_ranges(run)),
         check_weights_finite(W, b, B),
         check_weights_bounded(W, b, B, bounds.weight_bound),
-        check_time_scales(run, bounds.tau_range_ms, bounds.settle_tolerance,
-                          bounds.max_relative_update),
+        (check_time_scales_spiking(run, bounds.tau_range_ms, bounds.max_relative_update)
+         if run.spiking else
+         check_time_scales(run, bounds.tau_range_ms, bounds.settle_tolerance,
+                           bounds.max_relative_update)),
         check_alignment_reached(rule.name, rule.transports_weights,
                                 before["weight_angle_deg"], after["weight_angle_deg"],
                                 bounds.angle_threshold_deg, steps),
@@ -554,7 +795,7 @@ def check_plausibility(config: Config, out_dir: str | Path | None = None, *,
         raise ConfigError(f"check.steps: must be >= 0 (0 = the whole run) (got {steps})")
     if config.circuit.neuron not in CHECKED_NEURONS:
         raise ConfigError(f"circuit.neuron: mirrorlab check reads the activity of "
-                          f"{' and '.join(CHECKED_NEURONS)} neurons so far "
+                          f"{', '.join(CHECKED_NEURONS)} neurons so far "
                           f"(got {config.circuit.neuron!r})")
     data = data if data is not None else load_config_data(config)
     _check_sizes(config, data)
@@ -575,7 +816,9 @@ def check_plausibility(config: Config, out_dir: str | Path | None = None, *,
                       "config_initial_mirror_events": config.schedule.initial_mirror_batches,
                       "config_engaged": len(data.x_train) * config.training.epochs,
                       "presentation_ms": float(spec.presentation_time / ms),
-                      "run_time_s": run.wall_time_s},
+                      "run_time_s": run.wall_time_s,
+                      **({"spikes": {name: int(len(sp["i"])) for name, sp in run.spikes.items()},
+                          "neurons_per_unit": int(spec.spiking.pool)} if run.spiking else {})},
         "check_time_s": time.perf_counter() - started,
         "not_enforced_by_circuit": run.not_enforced,
         "versions": results.versions(),
@@ -599,18 +842,24 @@ MEANINGS = {
     "that copies W into B (backprop) fails.",
     "dale_principle": "A neuron releases one transmitter, so all its outgoing synapses share "
     "one sign. Per synapse group, the fraction of presynaptic neurons whose outgoing "
-    "weights have both signs; a standard circuit's W and B mix signs freely.",
-    "rates_in_bounds": "Firing rates (activity r times check.max_rate_hz) stay within "
-    "physiological bounds, in engaged and in mirror presentations.",
+    "weights have both signs; a standard circuit's W and B mix signs freely. Spiking "
+    "circuits: per Brian2 synapse group, weights read by their effect on the target "
+    "(inhibitory relays' groups subtract).",
+    "rates_in_bounds": "Firing rates (activity r times check.max_rate_hz; spiking "
+    "circuits: spike counts per neuron and presentation, every spiking population) stay "
+    "within physiological bounds, in engaged and in mirror presentations.",
     "rates_non_negative": "A firing rate cannot be negative. Signed activities (tanh units, "
     "a linear output, zero-mean mirror noise added to a rate) break this. The feedback "
-    "populations carry signed errors; their range is reported, not judged.",
+    "populations carry signed errors; their range is reported, not judged. Spiking "
+    "circuits carry signed values around a baseline rate: their spike-count rates are "
+    "non-negative by construction, and the check reports the lowest.",
     "weights_finite": "No weight or bias is NaN or infinite after the run.",
     "weights_bounded": "No synaptic weight grows beyond check.weight_bound: a synapse of "
     "weight 10 alone moves its target's net input by 10 at full presynaptic rate.",
     "time_scales": "Rate neurons' time constant is physiological, every presentation is long "
     "enough for the circuit to settle, and no single presentation rewrites a large part of a "
-    "weight matrix.",
+    "weight matrix. Spiking circuits: synaptic and trace time constants in range, settling "
+    "n/a, the change per presentation measured from weight snapshots.",
     "alignment_reached": "The feedback weights B came into alignment with W^T: every layer's "
     "angle is below check.angle_threshold_deg at the end of the run (a brief run is often "
     "too short; run with --steps 0 for the whole schedule).",
@@ -639,6 +888,10 @@ def markdown(report: dict) -> str:
              f"on {run['config_engaged']} engaged presentations): {run['run_time_s']:.1f} s to run, "
              f"{report['check_time_s']:.1f} s for the whole check.",
              ""]
+    if "spikes" in run:
+        lines += [f"Spiking: rates from {sum(run['spikes'].values()):,} recorded spikes of "
+                  f"{', '.join(run['spikes'])} (pools of {run['neurons_per_unit']} neurons "
+                  "per unit), weights snapshotted at every presentation boundary.", ""]
     if report["not_enforced_by_circuit"]:
         lines += ["Not enforced by the circuit (shaped the initial weights only): "
                   + ", ".join(report["not_enforced_by_circuit"]) + ".", ""]

@@ -7,7 +7,8 @@ import pytest
 
 from mirrorlab.models.transfer import get_transfer
 from mirrorlab.sims.check import (CHECKS, brief_run, check_plausibility, check_weights_bounded,
-                                  check_weights_finite, mixed_sign_fraction, relative_updates)
+                                  check_weights_finite, mixed_sign_fraction, relative_updates,
+                                  run_checks, spiking_rates_hz)
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import ConfigError, from_dict, load_config
 from mirrorlab.sims.train import load_config_data
@@ -190,3 +191,111 @@ def test_dale_feedback_constraint_leaves_no_mixed_feedback_neuron(config_file, d
         assert (fractions[name] == 0) == dale
     assert fractions["W_1"] > 0 and fractions["W_2"] > 0   # forward weights mix signs
     assert statuses(report)["dale_principle"] == "fail"
+
+
+# --- spiking circuits ----------------------------------------------------------------------
+
+# A tiny spiking weight-mirror circuit: 4-6-3 Poisson units (pools of 20 neurons) on the
+# linear teacher task, presentations of 20 ms (40 steps of 0.5 ms). Two engaged
+# presentations keep ceil(4 * 2 / 10) = 1 initial mirror event: 8 presentations, ~9 s
+# on runtime numpy. noise_drive = 0: forward_0 is at exactly its baseline in mirror
+# presentations (its drive is off and it carries no noise), so its rate there is pure
+# Poisson (Bernoulli per step) spiking at 30 Hz.
+SPIKING = f"""
+base = "{ROOT}/configs/spiking_teacher_wm.toml"
+[data]
+teacher_sizes = [4, 6, 3]
+n_train = 10
+n_test = 20
+[network]
+sizes = [4, 6, 3]
+[training]
+epochs = 1
+[schedule]
+initial_mirror_batches = 4
+mirror_batches = 1
+[circuit]
+presentation_ms = 20.0
+noise_drive = 0.0
+baseline_hz = 30.0
+gain_hz = 15.0
+neurons_per_unit = 20
+"""
+
+
+def spiking_run(tmp_path, steps=2, **overrides):
+    path = tmp_path / "spiking.toml"
+    path.write_text(SPIKING)
+    config = load_config(path, **overrides)
+    data = load_config_data(config)
+    return config, data, brief_run(config, data, steps=steps)
+
+
+def by_name(checks: list[dict]) -> dict[str, dict]:
+    return {c["name"]: c for c in checks}
+
+
+def test_spiking_weight_mirror_rates_come_from_spikes(tmp_path):
+    config, data, run = spiking_run(tmp_path)
+    assert run.spiking and run.activity == {}
+    assert int(run.engaged.sum()) == 2 and len(run.engaged) == 8
+    checks = by_name(run_checks(config, data, run))
+    assert list(checks) == list(CHECKS)
+    assert checks["no_weight_transport"]["status"] == "pass"
+    assert checks["rates_non_negative"]["status"] == "pass"
+    assert checks["rates_in_bounds"]["status"] == "pass"            # default [0, 200] Hz
+    # without circuit.dale, W and B carry signed weights: Dale's principle fails
+    dale = checks["dale_principle"]
+    assert dale["status"] == "fail" and dale["evidence"]["group_sign"]["W_1"] == "mixed"
+    assert set(dale["evidence"]["mixed_sign_fraction"]) == {"W_1", "W_2", "B_1", "B_2"}
+    # rates: every spike counted once, per neuron (pool) and presentation time
+    rates, T_s = spiking_rates_hz(run), 0.020
+    assert set(rates) == {"forward_0", "forward_1", "forward_2", "feedback_1", "feedback_2",
+                          "target"}
+    for name, spikes in run.spikes.items():
+        assert rates[name].shape == (8, spikes["n"])
+        assert rates[name].sum() * 20 * T_s == pytest.approx(len(spikes["i"]))
+    # forward_0 in mirror presentations fires at the 30 Hz baseline: the mean of N pooled
+    # counts of 20 neurons over 20 ms has a Poisson standard error sqrt(30 / (20 T N)) Hz
+    # (the Bernoulli-per-step count varies less); allow 4 of them (~1.5 Hz each here)
+    silent = rates["forward_0"][run.mirror]
+    se = np.sqrt(30.0 / (20 * T_s * silent.size))
+    assert abs(silent.mean() - 30.0) < 4 * se
+    # every population carries small signed values around the baseline: its mean rate is
+    # within half a unit of value (gain/2 = 7.5 Hz) of 30 Hz
+    for name, r in rates.items():
+        assert abs(r.mean() - 30.0) < 7.5, name
+    # the same run with an upper bound below the baseline fails rates_in_bounds
+    low = by_name(run_checks(config.replace(**{"check.rate_bounds_hz": [0.0, 10.0]}), data,
+                             run))
+    assert low["rates_in_bounds"]["status"] == "fail"
+    assert low["rates_non_negative"]["status"] == "pass"
+    # time scales: settling is n/a and said why; updates measured from weight snapshots
+    times = checks["time_scales"]["evidence"]
+    assert times["settling"].startswith("n/a") and times["tau_syn_ms"] == 10.0
+    assert set(times["max_relative_update"]) == {"W_1", "W_2", "B_1", "B_2"}
+    for name, initial in zip(("W_1", "W_2"), run.initial[0]):
+        np.testing.assert_allclose(run.weight_history[name][0], initial, atol=1e-12)
+    for name, final in zip(("B_1", "B_2"), run.final[2]):
+        np.testing.assert_allclose(run.weight_history[name][-1], final)
+    assert run.weight_history["W_1"].shape == (9, 6, 4)
+
+
+def test_spiking_dale_circuit_keeps_one_sign_per_synapse_group(tmp_path):
+    # one engaged presentation (5 in all): the relays double the objects to run
+    config, data, run = spiking_run(tmp_path, steps=1, **{"circuit.dale": True})
+    checks = by_name(run_checks(config, data, run))
+    assert checks["no_weight_transport"]["status"] == "pass"
+    dale = checks["dale_principle"]
+    assert dale["status"] == "pass"
+    assert dale["evidence"]["group_sign"] == {
+        "W_1": "excitatory", "W_2": "excitatory", "W_inh_1": "inhibitory",
+        "W_inh_2": "inhibitory", "B_1": "excitatory", "B_2": "excitatory",
+        "B_inh_1": "inhibitory", "B_inh_2": "inhibitory"}
+    # the relays' rates are judged too
+    assert {"forward_inh_0", "forward_inh_1", "feedback_inh_1", "feedback_inh_2"} <= set(
+        checks["rates_in_bounds"]["evidence"]["populations"])
+    assert checks["rates_non_negative"]["status"] == "pass"
+    # signed history = excitatory - inhibitory: starts at the initial weights
+    for name, initial in zip(("B_1", "B_2"), run.initial[2]):
+        np.testing.assert_allclose(run.weight_history[name][0], initial, atol=1e-12)
