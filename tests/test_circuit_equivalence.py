@@ -128,6 +128,7 @@ def test_circuit_reproduces_matrix_engine_on_cpp_standalone(rule, data, tmp_path
     np.testing.assert_array_equal(run.recording.B[1][-1], run.B[1])
 
 
+@pytest.mark.slow  # two or three cpp builds
 @pytest.mark.standalone
 def test_a_standalone_build_is_reused_for_another_seed_and_rates(data, tmp_path, quick_compile):
     """Seed (initial weights, sample order, noise) and numeric parameters travel to the
@@ -207,6 +208,7 @@ def test_noise_drawn_in_brian2_mirrors_a_linear_network(distribution, data):
         np.testing.assert_array_equal(W, W_start)  # only B learns in mirror phases
 
 
+@pytest.mark.slow  # two or three cpp builds
 @pytest.mark.standalone
 def test_a_cpp_build_takes_the_seed_of_brian2_noise_at_run_time(data, tmp_path, quick_compile):
     """One build, three runs: the seed given at run time decides the noise Brian2 draws."""
