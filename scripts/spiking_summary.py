@@ -1,6 +1,7 @@
 """Summarise the spiking weight-mirror runs of a hypothesis (or scripts/spiking_seeds.py)
 folder: a markdown table per group (mean +- sd over seeds of both final angles, the test
-loss and the mean firing rates) and a figure of angle(B_l, W_l^T) over presentations.
+loss, the mean firing rates, and b/a: how strongly B mirrors negative against positive
+weights, see :func:`negative_ratio`) and a figure of angle(B_l, W_l^T) over presentations.
 
     python scripts/spiking_summary.py RUNS_DIR [OUT.png]
 
@@ -31,6 +32,21 @@ def window_rates(folder: Path) -> dict[str, float]:
                 for name in names}
 
 
+def negative_ratio(folder: Path) -> list[float]:
+    """Per layer, ``b / a`` of the least-squares fit ``B = a [W^T]_+ - b [-W^T]_+`` of the final
+    weights: 1 when positive and negative weights are mirrored alike (Dale's relays: < 1)."""
+    with np.load(folder / "arrays.npz") as arrays:
+        ratios = []
+        for l in range(1, 100):
+            if f"W{l}" not in arrays.files:
+                break
+            Wt, B = arrays[f"W{l}"].T, arrays[f"B{l}"]
+            parts = np.stack([np.maximum(Wt, 0).ravel(), -np.maximum(-Wt, 0).ravel()], axis=1)
+            (a, b), *_ = np.linalg.lstsq(parts, B.ravel(), rcond=None)
+            ratios.append(float(b / a))
+        return ratios
+
+
 def group_rows(runs: Path) -> dict[str, list[dict]]:
     groups = {}
     for group in sorted(p for p in runs.iterdir() if p.is_dir()):
@@ -48,6 +64,7 @@ def group_rows(runs: Path) -> dict[str, list[dict]]:
                          "dale": re.search(r"^dale = true", config, re.M) is not None,
                          "angles": metrics["final"]["weight_angle_deg"],
                          "test_loss": metrics["final"]["test_loss"],
+                         "neg_ratio": negative_ratio(seed_dir),
                          "rate_min": min(rates.values()) if rates else np.nan,
                          "rate_max": max(rates.values()) if rates else np.nan,
                          "rate_mean": np.mean(list(rates.values())) if rates else np.nan,
@@ -66,8 +83,8 @@ def pm(values, digits=1) -> str:
 
 def table(groups: dict[str, list[dict]]) -> str:
     lines = ["| variant | seeds | angle(B₁,W₁ᵀ) ° | angle(B₂,W₂ᵀ) ° | max angle, worst seed ° "
-             "| test loss | rates, lowest / highest population (Hz) | run wall s |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| test loss | rates, lowest / highest population (Hz) | b/a per layer | run wall s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, rows in groups.items():
         angles = np.array([r["angles"] for r in rows])
         lines.append(
@@ -75,6 +92,7 @@ def table(groups: dict[str, list[dict]]) -> str:
             f"| {pm(angles[:, 1])} | {angles.max():.1f} "
             f"| {pm([r['test_loss'] for r in rows], 3)} "
             f"| {pm([r['rate_min'] for r in rows])} / {pm([r['rate_max'] for r in rows])} "
+            f"| {' / '.join(f'{v:.2f}' for v in np.mean([r['neg_ratio'] for r in rows], 0))} "
             f"| {np.nanmedian([r['wall_s'] - r['build_s'] for r in rows]):.0f} |")
     return "\n".join(lines)
 
