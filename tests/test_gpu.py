@@ -96,6 +96,39 @@ def test_full_circuit_generates_cuda_sources_without_a_gpu(data, tmp_path):
     assert not not_run, f"generated but never called from main.cu: {not_run}"
 
 
+@pytest.mark.slow  # ~20 s: Brian2 derives the exact integrator of every spiking group
+def test_spiking_circuit_generates_cuda_sources_without_a_gpu(tmp_path):
+    """A spiking wm circuit with Dale's relays and delays: every synapse group's spike
+    propagation and learning, every population's thresholder and spike monitor."""
+    pytest.importorskip("brian2cuda")
+    from pathlib import Path
+    from mirrorlab.sims.config import load_config
+    from mirrorlab.sims.train import load_config_data
+    root = Path(__file__).resolve().parents[1]
+    spiking = load_config(root / "configs" / "spiking_teacher_wm.toml", **{
+        "data.teacher_sizes": [4, 5, 3], "network.sizes": [4, 6, 3], "data.n_train": 3,
+        "data.n_test": 3, "training.epochs": 1, "schedule.initial_mirror_batches": 2,
+        "circuit.presentation_ms": 10.0, "circuit.dale": True, "circuit.delay_forward_ms": 5.0,
+        "circuit.delay_feedback_ms": 5.0})
+    spiking_data = load_config_data(spiking)
+    plan = plan_from_config(spiking, spiking_data)
+    folder = generate_circuit(plan.spec, spiking_data, plan.events, plan.noise, plan.initial,
+                              device=Device("cuda", build_dir=tmp_path / "cuda", compile=False),
+                              record_every=5, seed=0)
+    assert "-std=c++17" in nvcc_flags((folder / "makefile").read_text())
+    objects = {p.name.split("_codeobject")[0] for p in (folder / "code_objects").iterdir()
+               if "_codeobject" in p.name}
+    wanted = [f"{group}_{part}" for l in (1, 2) for group in (f"W_{l}", f"W_inh_{l}", f"B_{l}",
+                                                              f"B_inh_{l}")
+              for part in ("pre", "learn", "synapses_create")]
+    wanted += [f"{population}_{part}" for population in
+               ("forward_0", "forward_1", "forward_2", "feedback_1", "feedback_2",
+                "forward_inh_0", "forward_inh_1", "feedback_inh_1", "feedback_inh_2", "target")
+               for part in ("spike_thresholder", "spikes")]
+    missing = [name for name in wanted if not any(o.startswith(name) for o in objects)]
+    assert not missing, f"no generated code for {missing}"
+
+
 def test_run_circuit_refuses_a_device_that_does_not_compile(data, tmp_path):
     plan = plan_from_config(config("kp"), data)
     with pytest.raises(ValueError, match="generate_circuit"):
