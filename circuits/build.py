@@ -44,7 +44,7 @@ from brian2 import Clock, Equations, Network, NeuronGroup, Quantity, Synapses, T
 
 from . import equations as E
 from .learning import FEEDBACK_LEARNING
-from .phases import Presentations
+from .phases import Presentations, presentation_arrays
 from .spec import CircuitSpec
 
 Array = np.ndarray
@@ -243,12 +243,8 @@ def _check_plan(spec: CircuitSpec, plan: Presentations) -> None:
 def schedule_values(spec: CircuitSpec, plan: Presentations) -> dict[str, Array]:
     """Arrays of the plan's TimedArrays: row p = presentation p, or, for the plasticity
     gates ``was_engaged`` and ``was_mirror``, the presentation that ends at boundary p."""
-    arrays = {"stimulus": plan.stimulus, "labels": plan.labels, "drive_gate": plan.drive,
-              "noise_gate": plan.noise_on, "was_engaged": _ended(plan.engaged),
-              "was_mirror": _ended(plan.mirror)}
-    if spec.noise_source == "replay" and plan.noise is not None:
-        arrays.update({f"noise_values_{l}": values for l, values in enumerate(plan.noise)})
-    return arrays
+    return {**presentation_arrays(plan, spec.noise_source == "replay"),
+            "was_engaged": _ended(plan.engaged), "was_mirror": _ended(plan.mirror)}
 
 
 def _ended(gates: Array) -> Array:

@@ -68,6 +68,17 @@ class Presentations:
         return np.concatenate([[0], np.cumsum(self.engaged)]).astype(int)
 
 
+def presentation_arrays(plan: Presentations, replayed_noise: bool) -> dict[str, Array]:
+    """The per-presentation TimedArray contents every circuit loads, one row per
+    presentation: ``stimulus``, ``labels``, ``drive_gate``, ``noise_gate`` and, with
+    ``replayed_noise``, ``noise_values_l`` of forward_0 .. forward_{L-1}."""
+    arrays = {"stimulus": plan.stimulus, "labels": plan.labels, "drive_gate": plan.drive,
+              "noise_gate": plan.noise_on}
+    if replayed_noise and plan.noise is not None:
+        arrays.update({f"noise_values_{l}": values for l, values in enumerate(plan.noise)})
+    return arrays
+
+
 def presentations(sizes, events, x_train: Array, y_train: Array,
                   mirror_noise: list[list[Array]] | None, mirror_scheme: str) -> Presentations:
     """The presentations of a run of ``events`` (from ``phase_plan`` with batch size 1).

@@ -57,7 +57,7 @@ from brian2 import (Clock, Equations, Network, NeuronGroup, Quantity, SpikeMonit
                     TimedArray, ms, second)
 
 from . import equations as E
-from .phases import Presentations
+from .phases import Presentations, presentation_arrays
 from .spiking_spec import PRESENTATION_PARTS
 
 Array = np.ndarray
@@ -362,12 +362,9 @@ def schedule_values(spec, plan: Presentations) -> dict[str, Array]:
     """Arrays of the TimedArrays: per presentation (``stimulus``, ``labels``, ``drive_gate``,
     ``noise_gate``, ``noise_values_l``) and per part of a presentation (``engaged_now``,
     ``mirror_now``: the presentation's gates, 0 in its first part)."""
-    arrays = {"stimulus": plan.stimulus, "labels": plan.labels, "drive_gate": plan.drive,
-              "noise_gate": plan.noise_on, "engaged_now": _learning_parts(plan.engaged),
-              "mirror_now": _learning_parts(plan.mirror)}
-    if spec.noise_source == "replay" and plan.noise is not None:
-        arrays.update({f"noise_values_{l}": values for l, values in enumerate(plan.noise)})
-    return arrays
+    return {**presentation_arrays(plan, spec.noise_source == "replay"),
+            "engaged_now": _learning_parts(plan.engaged),
+            "mirror_now": _learning_parts(plan.mirror)}
 
 
 def _learning_parts(gates: Array) -> Array:
