@@ -571,11 +571,7 @@ def check_time_scales(run: BriefRun, tau_range_ms: list[float], settle_tolerance
         failures.append(f"not settled when presentations end (|r - r_inf| up to {residual:.3g})")
     updates = relative_updates(run)
     numbers |= {"max_relative_update": updates, "relative_update_bound": max_relative_update}
-    fast = [f"{name} {value:.3g}" for name, value in updates.items()
-            if not value <= max_relative_update]
-    if fast:
-        failures.append("one presentation changes a matrix by more than "
-                        f"{100 * max_relative_update:g} % of its norm: " + ", ".join(fast))
+    failures += _fast_updates(updates, max_relative_update)
     numbers["decay_time_constants"] = _decay_time_constants(run.circuit)
     summary = ("; ".join(failures) if failures else
                (f"tau = {tau_ms:g} ms in range, " if spec.neuron == "rate"
@@ -585,14 +581,28 @@ def check_time_scales(run: BriefRun, tau_range_ms: list[float], settle_tolerance
     return result("time_scales", _passes(not failures), summary, **numbers)
 
 
+def _fast_updates(updates: dict[str, float], bound: float) -> list[str]:
+    """The failure (if any) of matrices changed by more than ``bound`` of their norm in
+    one presentation."""
+    fast = [f"{name} {value:.3g}" for name, value in updates.items() if not value <= bound]
+    if not fast:
+        return []
+    return ["one presentation changes a matrix by more than "
+            f"{100 * bound:g} % of its norm: " + ", ".join(fast)]
+
+
 def measured_relative_updates(run: BriefRun) -> dict[str, float]:
     """Spiking circuits: largest change of each signed matrix W_l, B_l over one
     presentation, ``|M_{p+1} - M_p| / |M_p|`` (Frobenius norms) from the snapshots
     taken when presentations start (and the final weights). Measured, not bounded:
     it includes the spike noise of the traces the rules read, and the whole
     presentation's learning (plasticity runs at every time step of its learning part)."""
-    return {name: float(np.max(series)) if series.size else 0.0
-            for name, series in relative_update_series(run).items()}
+    return _largest(relative_update_series(run))
+
+
+def _largest(series: dict[str, Array]) -> dict[str, float]:
+    return {name: float(np.max(values)) if values.size else 0.0
+            for name, values in series.items()}
 
 
 def relative_update_series(run: BriefRun) -> dict[str, Array]:
@@ -635,19 +645,16 @@ def check_time_scales_spiking(run: BriefRun, tau_range_ms: list[float],
     failures = [f"{name} = {value:g} ms outside [{tau_range_ms[0]:g}, {tau_range_ms[1]:g}] ms"
                 for name, value in taus.items() if name != "tau_mean"
                 and not tau_range_ms[0] <= value <= tau_range_ms[1]]
-    updates = measured_relative_updates(run)
+    series = relative_update_series(run)
+    updates = _largest(series)
     numbers |= {"max_relative_update": updates, "relative_update_bound": max_relative_update,
-                "median_relative_update": {name: float(np.median(series[series > 0]))
-                                           if np.any(series > 0) else 0.0 for name, series
-                                           in relative_update_series(run).items()},
+                "median_relative_update": {name: float(np.median(values[values > 0]))
+                                           if np.any(values > 0) else 0.0
+                                           for name, values in series.items()},
                 "relative_update_from": "weight snapshots at every presentation boundary "
                 "(measured, spike noise included; the median is over the presentations "
                 "that changed the matrix)"}
-    fast = [f"{name} {value:.3g}" for name, value in updates.items()
-            if not value <= max_relative_update]
-    if fast:
-        failures.append("one presentation changes a matrix by more than "
-                        f"{100 * max_relative_update:g} % of its norm: " + ", ".join(fast))
+    failures += _fast_updates(updates, max_relative_update)
     numbers["decay_time_constants"] = _decay_time_constants(run.circuit)
     summary = ("; ".join(failures) if failures else
                f"tau_syn {taus['tau_syn']:g} ms and tau_trace {taus['tau_trace']:g} ms in "
