@@ -21,7 +21,6 @@ from mirrorlab.circuits.phases import presentations
 from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
 from mirrorlab.sims.config import load_config
 from mirrorlab.sims.devices import Device
-from mirrorlab.sims.schedule import ENGAGED
 from mirrorlab.sims.train import Streams, build_engine, load_config_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,13 +45,8 @@ def matrix_rate(config, n_train):
     data = load_config_data(config)
     plan = plan_from_config(config, data)
     engine = build_engine(config, Streams.from_seed(0).init)
-    noise = iter(plan.noise or [])
     started = time.perf_counter()
-    for event in plan.events:
-        if event.phase == ENGAGED:
-            engine.engaged_step(data.x_train[event.samples], data.y_train[event.samples])
-        else:
-            engine.mirror_step(next(noise))
+    engine.replay(plan.events, data.x_train, data.y_train, plan.noise)
     elapsed = time.perf_counter() - started
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)

@@ -356,7 +356,7 @@ def matrix_time_per_presentation(config, data) -> tuple[float, int]:
     alternating scheme is one presentation per layer)."""
     from mirrorlab.circuits.phases import presentations
     from mirrorlab.sims.circuit_run import plan_from_config
-    from mirrorlab.sims.schedule import ENGAGED, MIRROR, draw_mirror_noise
+    from mirrorlab.sims.schedule import MIRROR, draw_mirror_noise
     from mirrorlab.sims.train import Streams, build_engine
 
     plan = plan_from_config(config, data)
@@ -367,13 +367,8 @@ def matrix_time_per_presentation(config, data) -> tuple[float, int]:
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train,
                           noise if plan.spec.rule.uses_mirror_phase else None,
                           plan.spec.mirror_scheme)
-    draws = iter(noise)
     started = time.perf_counter()
-    for event in plan.events:
-        if event.phase == ENGAGED:
-            engine.engaged_step(data.x_train[event.samples], data.y_train[event.samples])
-        else:
-            engine.mirror_step(next(draws))
+    engine.replay(plan.events, data.x_train, data.y_train, noise)
     return (time.perf_counter() - started) / len(table), len(table)
 
 

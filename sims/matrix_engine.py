@@ -14,6 +14,7 @@ import numpy as np
 from ..models.constraints import FeedbackConstraints, project_dale
 from ..models.rules.base import Rule
 from ..models.transfer import Transfer
+from .schedule import ENGAGED
 
 Array = np.ndarray
 
@@ -176,6 +177,17 @@ class MatrixEngine:
                 pre = post + noise[l + 1]
 
     # --- checks -------------------------------------------------------------------------
+
+    def replay(self, events, x: Array, y: Array, mirror_noise) -> None:
+        """Run ``events`` (from :func:`sims.schedule.phase_plan`) in order: an engaged
+        step on ``x[samples]``, ``y[samples]``, or a mirror step on the next of
+        ``mirror_noise`` (one ``draw_mirror_noise`` result per mirror event)."""
+        draws = iter(mirror_noise or [])
+        for event in events:
+            if event.phase == ENGAGED:
+                self.engaged_step(x[event.samples], y[event.samples])
+            else:
+                self.mirror_step(next(draws))
 
     def check_finite(self, step: int, loss: float = 0.0) -> None:
         """Raise :class:`DivergenceError` naming the step and layer if any weight (or the

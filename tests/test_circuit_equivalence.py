@@ -65,12 +65,7 @@ def matrix_run(plan, data) -> tuple[list, list, list]:
                   plan.feedback_signs)
     engine = MatrixEngine(net, spec.rule, spec.transfer, spec.output_transfer, spec.loss,
                           lr=spec.lr, mirror_scheme=spec.mirror_scheme)
-    noise = iter(plan.noise or [])
-    for event in plan.events:
-        if event.phase == ENGAGED:
-            engine.engaged_step(data.x_train[event.samples], data.y_train[event.samples])
-        else:
-            engine.mirror_step(next(noise))
+    engine.replay(plan.events, data.x_train, data.y_train, plan.noise)
     return net.W, net.b, engine.feedback_matrices()
 
 

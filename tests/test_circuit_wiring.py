@@ -129,12 +129,7 @@ def test_plan_draws_weights_samples_and_noise_as_run_matrix_does(data, tmp_path)
     plan = plan_from_config(cfg, data)
     engine = build_engine(cfg, np.random.default_rng(99))  # weights replaced below
     engine.net.W, engine.net.b, engine.net.B = (list(map(np.copy, x)) for x in plan.initial)
-    noise = iter(plan.noise)
-    for event in plan.events:
-        if event.phase == ENGAGED:
-            engine.engaged_step(data.x_train[event.samples], data.y_train[event.samples])
-        else:
-            engine.mirror_step(next(noise))
+    engine.replay(plan.events, data.x_train, data.y_train, plan.noise)
     for got, expected in zip((engine.net.W, engine.net.b, engine.feedback_matrices()),
                              (W_ref, b_ref, B_ref)):
         for g, e in zip(got, expected):
