@@ -204,8 +204,6 @@ class CompiledCircuit:
 
     def __init__(self, spec: CircuitSpec, plan: Presentations, device: Device,
                  record_every: int, seed: int | None):
-        global _last_build
-        _last_build = None  # activating a device below resets the last standalone project
         self._key = self.key(spec, plan, device, record_every, seed)
         self._folder = None
         if device.standalone and device.build_dir is None:
@@ -213,6 +211,7 @@ class CompiledCircuit:
             device = replace(device, build_dir=self._folder.name)
         self.device, self.record_every = device, record_every
         devices.activate(device)
+        self._activation = devices.activations()
         self.circuit = build(spec, plan)
         self.weight_monitors = _weight_monitors(self.circuit, record_every)
         self.activity_monitors = _activity_monitors(self.circuit, record_every)
@@ -232,7 +231,8 @@ class CompiledCircuit:
                 seed if random and device.name != "cpp" else None)
 
     def matches(self, key: tuple) -> bool:
-        return key == self._key
+        """Same key, and Brian2's devices not reset since this circuit was built."""
+        return key == self._key and self._activation == devices.activations()
 
     def run(self, spec: CircuitSpec, plan: Presentations, initial,
             feedback_signs=None, seed: int | None = None) -> CircuitRun:

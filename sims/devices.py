@@ -88,6 +88,16 @@ def device_from_config(section) -> Device:
                   gpu_id=section.gpu_id)
 
 
+#: How many times :func:`activate` has reset Brian2's devices in this process.
+_activations = 0
+
+
+def activations() -> int:
+    """A count that changes whenever :func:`activate` resets Brian2's devices: a
+    standalone build made before the last change can no longer be run again."""
+    return _activations
+
+
 def activate(device: Device) -> None:
     """Reset Brian2's devices, then select ``device`` and set the preferences it needs.
 
@@ -98,9 +108,11 @@ def activate(device: Device) -> None:
     import brian2
     from brian2.devices import reinit_devices
 
+    global _activations
     if device.standalone and device.build_dir is None:
         raise DeviceError(f"device {device.name!r} needs a build_dir")
     reinit_devices()
+    _activations += 1
     if device.name == "runtime":
         brian2.set_device("runtime")
         brian2.prefs.codegen.target = device.target
