@@ -368,6 +368,15 @@ def _shape(synapses: Synapses) -> tuple[int, int]:
     return len(synapses.target), len(synapses.source)
 
 
+def synapse_matrices(synapses: Synapses, values: Array) -> Array:
+    """``(samples, n_synapses)`` values of a synapse variable (a monitor's samples, in the
+    order of ``synapses``) as ``(samples, n_post, n_pre)`` matrices."""
+    values = np.asarray(values)
+    out = np.zeros((values.shape[0],) + _shape(synapses))
+    out[:, np.asarray(synapses.j[:]), np.asarray(synapses.i[:])] = values
+    return out
+
+
 def _matrix(synapses: Synapses) -> Array:
     """The weights of ``synapses`` as an ``(n_post, n_pre)`` matrix."""
     matrix = np.zeros(_shape(synapses))

@@ -57,21 +57,22 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from brian2 import StateMonitor, ms, prefs, second
+from brian2 import StateMonitor, ms, second
 from brian2 import seed as brian2_seed
 
 from ..analysis import metrics as M
 from ..circuits import Circuit, build, locality_audit, presentations
+from ..circuits.build import synapse_matrices
 from ..circuits.spiking_spec import PRESENTATION_PARTS, SPIKING_KINDS
-from . import results
+from . import devices, results
 from .circuit_run import RunPlan, plan_from_config
 from .config import Config, ConfigError, to_toml
 from .data import Dataset
+from .devices import Device
 from .schedule import ENGAGED
 from .train import Streams, _check_sizes, build_engine, checkpoint, load_config_data
 
@@ -161,14 +162,14 @@ def brief_run(config: Config, data: Dataset, steps: int) -> BriefRun:
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)
     started = time.perf_counter()
-    with _preferences({"codegen.target": "numpy"}):
-        circuit = build(plan.spec, table)
-        circuit.set_weights(*plan.initial, plan.feedback_signs)
-        spiking = is_spiking(circuit)
-        monitors = weight_monitors(circuit) if spiking else activity_monitors(circuit)
-        circuit.network.add(*monitors)
-        brian2_seed(config.experiment.seed)
-        circuit.network.run(circuit.duration, namespace={})
+    devices.activate(Device("runtime", target="numpy"))
+    circuit = build(plan.spec, table)
+    circuit.set_weights(*plan.initial, plan.feedback_signs)
+    spiking = is_spiking(circuit)
+    monitors = weight_monitors(circuit) if spiking else activity_monitors(circuit)
+    circuit.network.add(*monitors)
+    brian2_seed(config.experiment.seed)
+    circuit.network.run(circuit.duration, namespace={})
     final = circuit.weights()
     if spiking:
         activity, spikes = {}, circuit.activity()
@@ -265,20 +266,13 @@ def weight_monitors(circuit) -> list[StateMonitor]:
                          name=f"{S.name}_weights") for _, S, _ in plastic_groups(circuit)]
 
 
-def _group_matrices(S, values: Array) -> Array:
-    """``(samples, n_synapses)`` values of synapse group ``S`` as ``(samples, n_post, n_pre)``."""
-    out = np.zeros((values.shape[0], len(S.target), len(S.source)))
-    out[:, np.asarray(S.j[:]), np.asarray(S.i[:])] = values
-    return out
-
-
 def weight_history(circuit, monitors: list[StateMonitor], final, presentations_: int) -> dict:
     """Signed W_l and B_l at the start of each of the ``presentations_`` presentations and
     after the last one (``final``, from :meth:`weights`): ``(P + 1, n_post, n_pre)``."""
     history = {}
     for (name, S, sign), monitor in zip(plastic_groups(circuit), monitors):
         values = np.asarray(monitor.w[:]).T[:presentations_]
-        matrices = sign * _group_matrices(S, values)
+        matrices = sign * synapse_matrices(S, values)
         history[name] = history.get(name, 0) + matrices
     W, _, B = final
     for kind, matrices in (("W", W), ("B", B)):
@@ -286,18 +280,6 @@ def weight_history(circuit, monitors: list[StateMonitor], final, presentations_:
             name = f"{kind}_{l}"
             history[name] = np.concatenate([history[name], np.asarray(matrix)[None]])
     return history
-
-
-@contextmanager
-def _preferences(values: dict):
-    saved = {name: prefs[name] for name in values}
-    try:
-        for name, value in values.items():
-            prefs[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            prefs[name] = value
 
 
 # --- the checks ------------------------------------------------------------------------
@@ -360,7 +342,7 @@ def check_dale_spiking(circuit, tolerance: float) -> dict:
     fractions, signs = {}, {}
     for _, S, sign in plastic_groups(circuit):
         effect = sign * np.asarray(S.w[:], dtype=float)
-        matrix = _group_matrices(S, effect[None])[0]
+        matrix = synapse_matrices(S, effect[None])[0]
         fractions[S.name] = mixed_sign_fraction(matrix)
         positive, negative = bool(np.any(effect > 0)), bool(np.any(effect < 0))
         signs[S.name] = ("mixed" if positive and negative else "excitatory" if positive

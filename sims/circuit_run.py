@@ -22,7 +22,7 @@ from .devices import Device
 from .schedule import MIRROR, draw_mirror_noise, phase_plan
 from .train import Streams, build_engine
 from ..circuits import Circuit, CircuitSpec, Presentations, build, presentations, spec_from_config
-from ..circuits.build import structure
+from ..circuits.build import structure, synapse_matrices
 
 Array = np.ndarray
 
@@ -325,7 +325,4 @@ def _copied(spikes: dict[str, dict]) -> dict[str, dict]:
 
 def _snapshots(S, monitor: StateMonitor) -> Array:
     """(n_snapshots, n_post, n_pre) weights of ``S`` from its monitor."""
-    values = np.asarray(monitor.w)
-    out = np.zeros((values.shape[1], len(S.target), len(S.source)))
-    out[:, S.j[:], S.i[:]] = values.T
-    return out
+    return synapse_matrices(S, np.asarray(monitor.w).T)
