@@ -11,6 +11,7 @@ from ..models.rules import Rule
 from ..models.transfer import Transfer, get_transfer
 from ..sims.config import MIRROR_SCHEMES, NEURON_KINDS, NOISE_SOURCES, ConfigError, make_rule
 from .learning import FEEDBACK_LEARNING
+from ..models.lif import LIFNeuron
 from .spiking_spec import SPIKING_KINDS, SpikingSpec
 
 #: Time steps in which instantaneous neurons settle: one up the forward and down the
@@ -36,8 +37,9 @@ class CircuitSpec:
         ``fa``, ``wm``, ``kp`` or ``bp`` (see :data:`.learning.FEEDBACK_LEARNING`).
     lr : float
         Learning rate of W and b (the rule's own rates live in ``rule``).
-    neuron : {"instantaneous", "rate"}
-        ``r = phi(a)`` at once, or ``dr/dt = (phi(a) - r) / tau`` (feedback errors alike).
+    neuron : {"instantaneous", "rate", "poisson", "lif"}
+        ``r = phi(a)`` at once, or ``dr/dt = (phi(a) - r) / tau`` (feedback errors alike),
+        or spiking units (:mod:`.spiking`).
     tau, dt : Quantity
         Neuron time constant (rate neurons) and simulation time step.
     mirror_scheme : {"alternating", "simultaneous"}
@@ -50,7 +52,7 @@ class CircuitSpec:
         Dale's principle in the feedback pathway: every feedback neuron has a fixed
         sign (given when the weights are set) that all its B synapses keep.
     spiking : SpikingSpec or None
-        Spiking neurons' parameters; given exactly when ``neuron`` spikes ("poisson").
+        Spiking neurons' parameters; given exactly when ``neuron`` spikes ("poisson", "lif").
     """
 
     sizes: tuple[int, ...]
@@ -102,6 +104,8 @@ class CircuitSpec:
                self.spiking)
         _check(self.spiking is None or self.rule.name in ("fa", "wm", "kp"), "rule",
                "spiking circuits support fa, wm and kp", self.rule.name)
+        _check(self.spiking is None or (self.spiking.lif is not None) == (self.neuron == "lif"),
+               "spiking.lif", "must be given exactly for lif neurons", self.spiking)
 
     @property
     def n_layers(self) -> int:
@@ -198,11 +202,14 @@ def _spiking(circuit) -> SpikingSpec | None:
     """The spiking parameters of ``[circuit]``, if its neurons spike."""
     if circuit.neuron not in SPIKING_KINDS:
         return None
+    lif = LIFNeuron(tau_m=circuit.lif_tau_m_ms * 1e-3, refractory=circuit.lif_refractory_ms * 1e-3,
+                    sigma=circuit.lif_sigma, synapses=circuit.lif_synapses) \
+        if circuit.neuron == "lif" else None
     return SpikingSpec(
         baseline=circuit.baseline_hz * Hz, gain=circuit.gain_hz * Hz,
-        pool=circuit.neurons_per_unit, signed=circuit.signed,
+        pool=circuit.neurons_per_unit, lif=lif, signed=circuit.signed,
         tau_syn=circuit.tau_syn_ms * ms, tau_trace=circuit.tau_trace_ms * ms,
         tau_mean=circuit.tau_mean_ms * ms, presentation=circuit.presentation_ms * ms,
-        noise_drive=circuit.noise_drive, dale=circuit.dale,
+        noise_drive=circuit.noise_drive, dale=circuit.dale, dale_relay=circuit.dale_relay,
         delay_forward=circuit.delay_forward_ms * ms,
         delay_feedback=circuit.delay_feedback_ms * ms, delay_spread=circuit.delay_spread_ms * ms)

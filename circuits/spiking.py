@@ -1,8 +1,17 @@
-"""Spiking circuits: the weight mirror and Kolen-Pollack with Poisson neurons.
+"""Spiking circuits: the weight mirror and Kolen-Pollack with Poisson or LIF neurons.
 
 The same populations and synapse groups as the rate circuit of :mod:`.build`
 (``forward_l``, ``feedback_l``, ``target``, ``W_l``, ``B_l``, one-to-one links),
 and the same presentations, but every population that carries a signal spikes.
+
+Units. Every population is made of units, each a pool of ``pool`` neurons with one
+input. A Poisson unit is simulated as its pooled spike train. A LIF unit
+(``spec.neuron = "lif"``) has ``pool`` leaky integrate-and-fire member neurons
+(``<population>_lif``) that read the unit's value ``v`` as a drive (current or
+excitatory conductance, :mod:`mirrorlab.models.lif`) calibrated to fire at
+``baseline + gain * v`` near ``v = 0``; their spikes are counted into the unit, which
+issues them one step later as one spike event carrying ``n_spikes`` spikes. Whatever
+reads a unit's spikes weights each event by ``n_spikes`` (1 for Poisson units).
 
 Signed values around a baseline. A value ``v`` (a rate ``phi(a)``, an error
 ``delta``, a label, a noise draw) is carried by an inhomogeneous Poisson neuron
@@ -40,8 +49,9 @@ Dale's law (``spec.spiking.dale``): every population's outgoing synapses keep on
 sign. Each signed projection becomes an excitatory group (``W_l``, ``B_l``, weights
 ``w >= 0``) plus an inhibitory one (``W_inh_l``, ``B_inh_l``, weights ``w >= 0``
 that subtract) from an inhibitory interneuron population (``forward_inh_l``,
-``feedback_inh_l``) that relays its partner's spikes (it fires at the rate it
-decodes from them). Both learn by the same local rule, the inhibitory one with the
+``feedback_inh_l``) that relays its partner's spikes: it fires at the rate it
+decodes from them (``dale_relay = "rate"``), or with its partner's spikes, one step
+later (``"copy"``). Both learn by the same local rule, the inhibitory one with the
 opposite sign, and are clipped at 0. :meth:`SpikingCircuit.weights` returns the
 signed ``W_exc - W_inh``; monitors of ``W_l``/``B_l`` alone see the excitatory part.
 
@@ -50,12 +60,13 @@ Delays: ``W`` and ``B`` groups transmit spikes after ``delay_forward`` and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from brian2 import (Clock, Equations, Network, NeuronGroup, Quantity, SpikeMonitor, Synapses,
                     TimedArray, ms, second)
 
+from ..models.lif import rate_coding
 from . import equations as E
 from .phases import Presentations, presentation_arrays
 from .spiking_spec import PRESENTATION_PARTS
@@ -64,23 +75,63 @@ Array = np.ndarray
 
 # --- neurons -------------------------------------------------------------------------------
 
-#: An inhomogeneous Poisson neuron carrying the signed value ``v`` around its baseline.
-POISSON_RATE = """
-    rate = clip(baseline + gain * v, 0*Hz, inf*Hz) : Hz
+#: A unit: a pool of ``pool`` neurons with one input, carrying the signed value ``v``
+#: around its baseline. Its spike event at a time step carries ``n_spikes`` neuron spikes.
+UNIT = """
     baseline : Hz (shared, constant)
     gain : Hz (shared, constant)
     pool : 1 (shared, constant)
     """
-#: A unit is a pool of ``pool`` Poisson neurons with the same input: their pooled spike
-#: train (at most one spike per time step, so ``pool * rate * dt`` must stay below 1).
+#: A Poisson unit is simulated as its pooled spike train, inhomogeneous Poisson at ``pool``
+#: times the rate, with at most one spike per time step (``pool * rate * dt`` < 1).
+POISSON_RATE = UNIT + """
+    rate = clip(baseline + gain * v, 0*Hz, inf*Hz) : Hz
+    n_spikes = 1 : 1
+    """
 POISSON_THRESHOLD = "rand() < pool * rate * dt"
+#: A counting unit issues spikes that arrive from elsewhere, counted at ``arrivals`` and
+#: issued one step later as one event: a LIF unit's come from its ``pool`` member neurons
+#: (:data:`LIF_CURRENT`, :data:`LIF_CONDUCTANCE`), a copying relay's from its partner.
+COUNTING_UNIT = UNIT + """
+    n_spikes : 1
+    arrivals : 1
+    """
+COUNTING_THRESHOLD = "n_spikes > 0"
+ISSUE_COUNT = "n_spikes = arrivals\narrivals = 0"
+MEMBER_ARRIVES = "arrivals_post += 1"
+COPY_SPIKE = "arrivals_post += n_spikes_pre"
+#: The unit's value ``v`` read by each of its member neurons.
+MEMBER_VALUE = "v_unit_post = v_pre : 1 (summed)"
+
+#: LIF member neurons (``V`` in units of threshold - rest, see :mod:`mirrorlab.models.lif`)
+#: driven by ``rest + slope * v`` as a current or an excitatory conductance.
+LIF_MEMBRANE = """
+    v_unit : 1
+    tau_m : second (shared, constant)
+    t_ref : second (shared, constant)
+    sigma_m : 1 (shared, constant)
+    rest : 1 (shared, constant)
+    slope : 1 (shared, constant)
+    """
+LIF_CURRENT = LIF_MEMBRANE + """
+    dV/dt = (rest + slope * v_unit - V) / tau_m + sigma_m * sqrt(2 / tau_m) * xi : 1 (unless refractory)
+    """
+LIF_CONDUCTANCE = LIF_MEMBRANE + """
+    dV/dt = (-V + g_e * (E_e - V) + g_i * (E_i - V)) / tau_m
+            + sigma_m * sqrt(2 / tau_m) * xi : 1 (unless refractory)
+    g_e = clip(rest + slope * v_unit, 0, inf) : 1
+    E_e : 1 (shared, constant)
+    E_i : 1 (shared, constant)
+    g_i : 1 (shared, constant)
+    """
+LIF_MEMBRANES = {"current": LIF_CURRENT, "conductance": LIF_CONDUCTANCE}
 
 
-def trace_jump(tau: str, pool: str = "pool") -> str:
-    """What one spike of a pool of size ``pool`` adds to an exponential trace of time
-    constant ``tau`` (identifiers), normalised so that the trace's mean is the firing
-    rate per neuron, in Hz."""
-    return f"(1 - exp(-dt / {tau})) / (dt * {pool})"
+def trace_jump(tau: str, pool: str = "pool", count: str = "n_spikes") -> str:
+    """What one spike event of a unit of ``pool`` neurons (``count`` spikes) adds to an
+    exponential trace of time constant ``tau`` (identifiers), normalised so that the
+    trace's mean is the firing rate per neuron, in Hz."""
+    return f"{count} * (1 - exp(-dt / {tau})) / (dt * {pool})"
 
 
 #: The neuron's own spike trace ``z`` and what it decodes from it (``own``: r or delta).
@@ -117,22 +168,23 @@ PARTNER_TRACES = """
     x_fwd = (z_fwd - baseline) / gain : 1
     tau_mean : second (shared, constant)
     """
-PARTNER_SPIKE = (f"z_fwd_post += {trace_jump('tau_trace_post', 'pool_pre')}\n"
-                 f"m_fwd_post += {trace_jump('tau_mean_post', 'pool_pre')}")
+PARTNER_SPIKE = (f"z_fwd_post += {trace_jump('tau_trace_post', 'pool_pre', 'n_spikes_pre')}\n"
+                 f"m_fwd_post += {trace_jump('tau_mean_post', 'pool_pre', 'n_spikes_pre')}")
 
 #: feedback_L: the label decoded from the target population's spikes.
 LABEL_TRACE = """
     dy_tr/dt = -y_tr / tau_syn : Hz
     y_hat = (y_tr - baseline) / gain : 1
     """
-LABEL_SPIKE = f"y_tr_post += {trace_jump('tau_syn_post', 'pool_pre')}"
+LABEL_SPIKE = f"y_tr_post += {trace_jump('tau_syn_post', 'pool_pre', 'n_spikes_pre')}"
 
 #: forward_l -> feedback_l: the net input a feedback neuron sees beside its partner
 #: (the analog one-to-one link of the rate circuit; it shapes phi'(a) and the output error).
 NET_INPUT_LINK = "a_fwd_post = a_pre : 1 (summed)"
-ERROR_SPIKE = f"e_tr_post += {trace_jump('tau_syn_post', 'pool_pre')}"
+ERROR_SPIKE = f"e_tr_post += {trace_jump('tau_syn_post', 'pool_pre', 'n_spikes_pre')}"
 
-#: An inhibitory interneuron relaying its partner's spikes: it fires at the rate it decodes.
+#: An inhibitory interneuron relaying its partner's spikes (``dale_relay = "rate"``): it
+#: fires at the rate it decodes.
 RELAY = """
     v = (e_tr - baseline) / gain : 1
     de_tr/dt = -e_tr / tau_syn : Hz
@@ -147,7 +199,8 @@ PROJECTION = """
     eta : 1/second (shared, constant)
     decay : 1/second (shared, constant)
     """
-PROJECTION_SPIKE = "s_{p}_post += {weight} * " + trace_jump("tau_syn_post", "pool_pre") + " / gain_pre"
+PROJECTION_SPIKE = ("s_{p}_post += {weight} * " + trace_jump("tau_syn_post", "pool_pre", "n_spikes_pre")
+                    + " / gain_pre")
 
 #: Plasticity, applied every time step (``{weight}`` and ``{sign}``: +1 excitatory, -1
 #: inhibitory route; ``{clip}`` keeps Dale's sign).
@@ -221,6 +274,9 @@ class SpikingCircuit:
         ``"populations"`` (the interneurons).
     spikes : dict of str -> SpikeMonitor
         Every spiking population's spikes (see :meth:`activity`).
+    members : dict of str -> list
+        LIF neurons only: each unit population's member neurons, the synapses that give
+        them the unit's value and those that pool their spikes (:func:`_lif_members`).
     """
 
     spec: "CircuitSpec"
@@ -235,6 +291,7 @@ class SpikingCircuit:
     schedule: dict
     inhibitory: dict = field(default_factory=dict)
     spikes: dict = field(default_factory=dict)
+    members: dict = field(default_factory=dict)
 
     @property
     def duration(self) -> Quantity:
@@ -306,9 +363,12 @@ class SpikingCircuit:
     def activity(self) -> dict[str, dict]:
         """Pooled spikes of every spiking population:
         ``{name: {"i": unit, "t_s": time, "n": units, "pool": neurons per unit}}``."""
-        return {name: {"i": np.asarray(monitor.i[:]), "t_s": np.asarray(monitor.t[:] / second),
-                       "n": len(monitor.source), "pool": int(self.spec.spiking.pool)}
-                for name, monitor in self.spikes.items()}
+        def spikes(monitor) -> dict:
+            n = np.rint(monitor.n_spikes[:]).astype(np.int64)   # spikes per event
+            return {"i": np.repeat(monitor.i[:], n), "t_s": np.repeat(monitor.t[:] / second, n),
+                    "n": len(monitor.source), "pool": int(self.spec.spiking.pool)}
+
+        return {name: spikes(monitor) for name, monitor in self.spikes.items()}
 
 
 def _no_feedback_signs(signs) -> None:
@@ -327,9 +387,9 @@ def build_spiking(spec, plan: Presentations) -> SpikingCircuit:
     L = spec.n_layers
     forward = [_forward(spec, l, schedule, clock) for l in range(L + 1)]
     feedback = [_feedback(spec, l, clock) for l in range(L + 1)]
-    target = NeuronGroup(spec.sizes[-1], E.code("v = y : 1", E.TARGET_POPULATION, POISSON_RATE,
-                                                OWN_TRACE),
-                         threshold=POISSON_THRESHOLD, reset=OWN_SPIKE, clock=clock,
+    unit, threshold = _unit(spec)
+    target = NeuronGroup(spec.sizes[-1], E.code("v = y : 1", E.TARGET_POPULATION, unit, OWN_TRACE),
+                         threshold=threshold, reset=OWN_SPIKE, clock=clock,
                          name="target", namespace={"labels": schedule["labels"]})
     _load(spec, target, E.LOAD_LABEL)
     W = [_projection(spec, forward[l - 1], forward[l], "ff", f"W_{l}", l, schedule, clock)
@@ -339,13 +399,16 @@ def build_spiking(spec, plan: Presentations) -> SpikingCircuit:
     links = _links(spec, forward, feedback, target, clock)
     inhibitory = _inhibitory_routes(spec, forward, feedback, W, B, schedule, clock) \
         if spec.spiking.dale else {}
-    spiking = [G for G in forward + feedback + [target] + inhibitory.get("populations", [])
-               if "rate" in G.variables]
-    spikes = {G.name: SpikeMonitor(G, name=f"{G.name}_spikes") for G in spiking}
+    units = [G for G in forward + feedback + [target] + inhibitory.get("populations", [])
+             if _is_unit(G)]
+    members = _lif_members(spec, units, clock) if spec.neuron == "lif" else {}
+    spikes = {G.name: SpikeMonitor(G, variables=["n_spikes"], name=f"{G.name}_spikes")
+              for G in units}
     network = Network(*forward, *feedback, target, *W, *B, *links, *spikes.values(),
-                      *[obj for objs in inhibitory.values() for obj in objs])
+                      *[obj for objs in inhibitory.values() for obj in objs],
+                      *[obj for objs in members.values() for obj in objs])
     circuit = SpikingCircuit(spec, plan, network, forward, feedback, target, W, B, links,
-                             schedule, inhibitory, spikes)
+                             schedule, inhibitory, spikes, members)
     for group, name, value in _parameter_values(circuit, spec):
         setattr(group, name, value)
     _start_traces(circuit)
@@ -409,7 +472,8 @@ def _forward(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
     """forward_0 (shows x or noise), forward_l (hidden), forward_L (output): Poisson."""
     L = spec.n_layers
     namespace = {"layer": l, "engaged_now": schedule["engaged_now"]}
-    parts = [POISSON_RATE, OWN_TRACE, SYNAPTIC_TIME, "r = own : 1"]
+    unit, threshold = _unit(spec)
+    parts = [unit, OWN_TRACE, SYNAPTIC_TIME, "r = own : 1"]
     terms, load = {}, []
     if l < L:
         noise_eqs, load_noise, noise_namespace = _noise(spec, schedule, l)
@@ -431,7 +495,7 @@ def _forward(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
     if l > 0:
         parts += [FORWARD_NET_INPUT, *_inputs(spec, "ff")]
     group = NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
-                        threshold=POISSON_THRESHOLD, reset=OWN_SPIKE, method="exact",
+                        threshold=threshold, reset=OWN_SPIKE, method="exact",
                         clock=clock, name=f"forward_{l}", namespace=namespace)
     if load:
         _load(spec, group, *load)
@@ -460,7 +524,8 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
                  *_inputs(spec, "fb"), "delta = I_fb : 1"]
         return NeuronGroup(spec.sizes[0], E.code(*parts), method="exact", clock=clock,
                            name="feedback_0", namespace={})
-    parts = [PARTNER_TRACES, SYNAPTIC_TIME, POISSON_RATE, OWN_TRACE, "delta = own : 1",
+    unit, threshold = _unit(spec)
+    parts = [PARTNER_TRACES, SYNAPTIC_TIME, unit, OWN_TRACE, "delta = own : 1",
              "v = delta_inf : 1", "a_fwd : 1"]
     if l < L:
         parts += [E.HIDDEN_ERROR, *_inputs(spec, "fb")]
@@ -470,18 +535,63 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
         terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
                  "y": "y_hat"}  # the label, decoded from the target's spikes
     return NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
-                       threshold=POISSON_THRESHOLD, reset=OWN_SPIKE, method="exact",
+                       threshold=threshold, reset=OWN_SPIKE, method="exact",
                        clock=clock, name=f"feedback_{l}", namespace={})
 
 
 def _relay(spec, partner: NeuronGroup, name: str, clock: Clock, traces: bool) -> NeuronGroup:
-    """An inhibitory interneuron population relaying ``partner``'s spikes one-to-one;
+    """An inhibitory interneuron population relaying ``partner``'s spikes one-to-one: at
+    the rate it decodes from them, or copying them one step later (``dale_relay``);
     ``traces``: it also sees the spikes of the partner's forward partner (feedback side)."""
-    parts = [RELAY, POISSON_RATE, OWN_TRACE, SYNAPTIC_TIME]
-    if traces:
-        parts.append(PARTNER_TRACES)
-    return NeuronGroup(len(partner), E.code(*parts), threshold=POISSON_THRESHOLD,
-                       reset=OWN_SPIKE, method="exact", clock=clock, name=name, namespace={})
+    if spec.spiking.dale_relay == "copy":
+        parts, threshold = [COUNTING_UNIT], COUNTING_THRESHOLD
+    else:
+        unit, threshold = _unit(spec)
+        parts = [RELAY, unit]
+    parts += [OWN_TRACE, SYNAPTIC_TIME] + ([PARTNER_TRACES] if traces else [])
+    relay = NeuronGroup(len(partner), E.code(*parts), threshold=threshold,
+                        reset=OWN_SPIKE, method="exact", clock=clock, name=name, namespace={})
+    if spec.spiking.dale_relay == "copy":
+        _issue_counts(relay)
+    return relay
+
+
+def _unit(spec) -> tuple[str, str]:
+    """(equations, threshold) of a spiking unit of ``spec.neuron`` ("poisson" or "lif")."""
+    if spec.neuron == "lif":
+        return COUNTING_UNIT, COUNTING_THRESHOLD
+    return POISSON_RATE, POISSON_THRESHOLD
+
+
+def _issue_counts(unit: NeuronGroup) -> None:
+    unit.run_regularly(ISSUE_COUNT, when="before_thresholds", name=f"{unit.name}_count")
+
+
+def _is_unit(group: NeuronGroup) -> bool:
+    """Whether ``group`` is a spiking unit population (feedback_0 only holds traces)."""
+    return "n_spikes" in group.variables
+
+
+def _lif_members(spec, units: list[NeuronGroup], clock: Clock) -> dict[str, list]:
+    """The LIF member neurons of every unit population that carries a value (copying
+    relays have none): ``{unit name: [members, value link, pooling synapses]}``. Members
+    of unit u are ``u * pool ... (u + 1) * pool - 1``."""
+    pool, synapses = spec.spiking.pool, spec.spiking.lif.synapses
+    objects = {}
+    for unit in (G for G in units if "v" in G.variables):
+        members = NeuronGroup(len(unit) * pool, LIF_MEMBRANES[synapses], threshold="V > 1",
+                              reset="V = 0", refractory="t_ref", method="euler", clock=clock,
+                              name=f"{unit.name}_lif", namespace={})
+        unit_of = np.repeat(np.arange(len(unit)), pool)
+        value = Synapses(unit, members, MEMBER_VALUE, clock=clock,
+                         name=f"{unit.name}_to_lif", namespace={})
+        value.connect(i=unit_of, j=np.arange(len(members)))
+        pooling = Synapses(members, unit, on_pre=MEMBER_ARRIVES, clock=clock,
+                           name=f"{unit.name}_lif_spikes", namespace={})
+        pooling.connect(i=np.arange(len(members)), j=unit_of)
+        _issue_counts(unit)
+        objects[unit.name] = [members, value, pooling]
+    return objects
 
 
 def _start_traces(circuit: SpikingCircuit) -> None:
@@ -493,6 +603,8 @@ def _start_traces(circuit: SpikingCircuit) -> None:
         for name in ("z", "e_tr", "z_fwd", "m_fwd", "y_tr"):
             if name in group.variables:
                 setattr(group, name, baseline)
+    for members, _, _ in circuit.members.values():
+        members.V = "rand()"
 
 
 # --- synapses --------------------------------------------------------------------------------
@@ -589,10 +701,11 @@ def _inhibitory_routes(spec, forward, feedback, W, B, schedule, clock) -> dict:
         S.connect(j="i")
         links.append(S)
 
+    relayed = COPY_SPIKE if spec.spiking.dale_relay == "copy" else ERROR_SPIKE
     for l, relay in enumerate(fwd_inh):
-        link(forward[l], relay, ERROR_SPIKE, f"forward_to_inh_{l}")
+        link(forward[l], relay, relayed, f"forward_to_inh_{l}")
     for l, relay in zip(range(1, L + 1), fb_inh):
-        link(feedback[l], relay, ERROR_SPIKE, f"feedback_to_inh_{l}")
+        link(feedback[l], relay, relayed, f"feedback_to_inh_{l}")
         link(forward[l], relay, PARTNER_SPIKE, f"forward_to_feedback_inh_{l}")
     W_inh = [_projection(spec, fwd_inh[l - 1], forward[l], "ff", f"W_inh_{l}", l, schedule,
                          clock, inhibitory=True) for l in range(1, L + 1)]
@@ -621,6 +734,8 @@ def _parameter_values(circuit: SpikingCircuit, spec):
             noise = spec.rule.noise
             yield group, "noise_scale", noise.sigma * (np.sqrt(3.0) if noise.distribution
                                                        == "uniform" else 1.0)
+    for members, _, _ in circuit.members.values():
+        yield from _membrane_values(spec, members)
     for group in circuit.forward[1:]:
         yield group, "eta_b", spec.lr * per_time
     for S in circuit.W + circuit.inhibitory.get("W", []):
@@ -630,6 +745,19 @@ def _parameter_values(circuit: SpikingCircuit, spec):
     for S in circuit.B + circuit.inhibitory.get("B", []):
         yield S, "eta", eta * per_time
         yield S, "decay", decay * per_time
+
+
+def _membrane_values(spec, members: NeuronGroup):
+    """Membrane parameters of LIF members, and the drive that makes them fire at
+    ``baseline + gain * v`` (the tangent at v = 0 of their f-I curve on this time grid)."""
+    neuron = replace(spec.spiking.lif, dt=float(spec.dt))
+    coding = rate_coding(neuron, float(spec.spiking.baseline), float(spec.spiking.gain))
+    values = {"tau_m": neuron.tau_m * second, "t_ref": neuron.refractory * second,
+              "sigma_m": neuron.sigma, "rest": coding.rest, "slope": coding.slope}
+    if neuron.synapses == "conductance":
+        values.update(E_e=neuron.E_e, E_i=neuron.E_i, g_i=neuron.g_i)
+    for name, value in values.items():
+        yield members, name, value
 
 
 def _feedback_rates(spec) -> tuple[float, float]:

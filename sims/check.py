@@ -34,7 +34,7 @@ Checks, in report order (thresholds from the config's ``[check]`` section):
     Test accuracy at least ``min_accuracy`` (0: above chance, see
     :func:`chance_accuracy`); n/a for regression data.
 
-Spiking circuits (``circuit.neuron = "poisson"``) are read from their spikes and their
+Spiking circuits (``circuit.neuron = "poisson"`` or ``"lif"``) are read from their spikes and their
 actual synapse groups instead: rates in Hz per neuron from each unit's pooled spike
 count in each presentation (:func:`spiking_rates_hz`), for every spiking population
 (forward, feedback, target, inhibitory relays), so never negative; Dale's principle

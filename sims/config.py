@@ -31,7 +31,9 @@ from .devices import DEVICE_NAMES
 DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
 MIRROR_SCHEMES = ("alternating", "simultaneous")
-NEURON_KINDS = ("instantaneous", "rate", "poisson")
+NEURON_KINDS = ("instantaneous", "rate", "poisson", "lif")
+#: What a LIF neuron's drive is (see mirrorlab.models.lif).
+LIF_SYNAPSES = ("current", "conductance")
 NOISE_SOURCES = ("replay", "brian")  # mirror noise: replayed arrays or drawn in Brian2
 
 
@@ -258,14 +260,19 @@ class DeviceConfig:
 class CircuitConfig:
     """Neuron model and timing of a Brian2 circuit (engine = "circuit").
 
-    Spiking neurons (``neuron = "poisson"``, see ``circuits/spiking.py``) carry a signed
-    value v at ``baseline_hz + gain_hz * v`` (``signed = "baseline"``), each unit a pool
-    of ``neurons_per_unit`` neurons with the same input; ``tau_syn_ms``
+    Spiking neurons (``neuron = "poisson"`` or ``"lif"``, see ``circuits/spiking.py``) carry
+    a signed value v at ``baseline_hz + gain_hz * v`` (``signed = "baseline"``), each unit
+    a pool of ``neurons_per_unit`` neurons with the same input. LIF neurons
+    (``models/lif.py``): membrane time constant ``lif_tau_m_ms``, refractory period
+    ``lif_refractory_ms``, membrane noise ``lif_sigma`` (sd of the free potential, in units
+    of threshold - rest), the unit's value enters as a current or an excitatory
+    conductance (``lif_synapses``). ``tau_syn_ms``
     synaptic filter, ``tau_trace_ms`` fast and ``tau_mean_ms`` slow (running mean) spike
     traces of plasticity; ``presentation_ms`` per sample or noise draw; ``noise_drive``
     mirror noise drive in units of rule.wm.sigma (0 = spiking variability only);
     ``dale`` one sign per population's outgoing synapses (inhibitory interneurons carry
-    the negative weights); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of
+    the negative weights; ``dale_relay``: they fire at the rate they decode from their
+    partner, ``"rate"``, or copy its spikes one step later, ``"copy"``); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of
     W and B, drawn uniformly within +- ``delay_spread_ms``.
     """
 
@@ -277,6 +284,10 @@ class CircuitConfig:
     baseline_hz: float = 30.0
     gain_hz: float = 15.0
     neurons_per_unit: int = 20
+    lif_synapses: str = "current"
+    lif_tau_m_ms: float = 20.0
+    lif_refractory_ms: float = 2.0
+    lif_sigma: float = 0.3
     signed: str = "baseline"
     tau_syn_ms: float = 10.0
     tau_trace_ms: float = 10.0
@@ -284,6 +295,7 @@ class CircuitConfig:
     presentation_ms: float = 100.0
     noise_drive: float = 1.0
     dale: bool = False
+    dale_relay: str = "rate"
     delay_forward_ms: float = 0.0
     delay_feedback_ms: float = 0.0
     delay_spread_ms: float = 0.0
@@ -295,11 +307,14 @@ class CircuitConfig:
         _require(self.dt_ms > 0, "circuit.dt_ms", "must be > 0", self.dt_ms)
         _require(self.settle_steps >= 0, "circuit.settle_steps", "must be >= 0 (0 = automatic)",
                  self.settle_steps)
+        _one_of("circuit.lif_synapses", self.lif_synapses, LIF_SYNAPSES)
+        _one_of("circuit.dale_relay", self.dale_relay, ("rate", "copy"))
         for name in ("baseline_hz", "gain_hz", "tau_syn_ms", "tau_trace_ms", "tau_mean_ms",
-                     "presentation_ms"):
+                     "presentation_ms", "lif_tau_m_ms", "lif_sigma"):
             _require(getattr(self, name) > 0, f"circuit.{name}", "must be > 0",
                      getattr(self, name))
-        for name in ("noise_drive", "delay_forward_ms", "delay_feedback_ms", "delay_spread_ms"):
+        for name in ("noise_drive", "delay_forward_ms", "delay_feedback_ms", "delay_spread_ms",
+                     "lif_refractory_ms"):
             _require(getattr(self, name) >= 0, f"circuit.{name}", "must be >= 0",
                      getattr(self, name))
         _one_of("circuit.signed", self.signed, ("baseline",))

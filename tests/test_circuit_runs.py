@@ -104,15 +104,18 @@ def test_circuit_rejects_what_it_cannot_do(config_file, tmp_path, capsys):
     assert "training.batch_size" in capsys.readouterr().err
 
 
-def test_spiking_run_writes_its_spikes(tmp_path):
-    """A poisson circuit's results folder holds the spikes of the schedule window, with
-    unit indices in range and rates near the 30 Hz baseline (pooled trains / pool)."""
+@pytest.mark.parametrize("neuron", ["poisson", "lif"])
+def test_spiking_run_writes_its_spikes(neuron, tmp_path):
+    """A spiking circuit's results folder holds the spikes of the schedule window, with
+    unit indices in range and rates near the 30 Hz baseline (pooled trains / pool; LIF
+    units: their member neurons' spikes)."""
     from pathlib import Path
     config = Path(__file__).resolve().parents[1] / "configs" / "spiking_teacher_wm.toml"
     out = tmp_path / "spiking"
     assert main(["run", str(config), "--device", "runtime", "--out", str(out), "--quiet",
                  "--set", "data.n_train=4", "--set", "schedule.initial_mirror_batches=2",
-                 "--set", "circuit.presentation_ms=20.0", "--set", "training.epochs=1"]) == 0
+                 "--set", "circuit.presentation_ms=20.0", "--set", "training.epochs=1",
+                 "--set", f"circuit.neuron={neuron}"]) == 0
     with np.load(out / "spikes.npz") as saved:
         first, stop = saved["window"]
         seconds = (stop - first) * float(saved["presentation_s"])

@@ -96,10 +96,18 @@ def test_full_circuit_generates_cuda_sources_without_a_gpu(data, tmp_path):
     assert not not_run, f"generated but never called from main.cu: {not_run}"
 
 
-@pytest.mark.slow  # ~20 s: Brian2 derives the exact integrator of every spiking group
-def test_spiking_circuit_generates_cuda_sources_without_a_gpu(tmp_path):
-    """A spiking wm circuit with Dale's relays and delays: every synapse group's spike
-    propagation and learning, every population's thresholder and spike monitor."""
+SPIKING_VARIANTS = {
+    "poisson": {"circuit.delay_forward_ms": 5.0, "circuit.delay_feedback_ms": 5.0},
+    "lif": {"circuit.neuron": "lif", "circuit.lif_synapses": "conductance"},
+}
+
+
+@pytest.mark.slow  # ~20 s each: Brian2 derives the exact integrator of every spiking group
+@pytest.mark.parametrize("neuron", sorted(SPIKING_VARIANTS))
+def test_spiking_circuit_generates_cuda_sources_without_a_gpu(neuron, tmp_path):
+    """A spiking wm circuit with Dale's relays (Poisson units with delays, or LIF units
+    with conductance synapses): every synapse group's spike propagation and learning, every
+    population's thresholder and spike monitor, and the LIF members' membranes and pooling."""
     pytest.importorskip("brian2cuda")
     from pathlib import Path
     from mirrorlab.sims.config import load_config
@@ -108,8 +116,7 @@ def test_spiking_circuit_generates_cuda_sources_without_a_gpu(tmp_path):
     spiking = load_config(root / "configs" / "spiking_teacher_wm.toml", **{
         "data.teacher_sizes": [4, 5, 3], "network.sizes": [4, 6, 3], "data.n_train": 3,
         "data.n_test": 3, "training.epochs": 1, "schedule.initial_mirror_batches": 2,
-        "circuit.presentation_ms": 10.0, "circuit.dale": True, "circuit.delay_forward_ms": 5.0,
-        "circuit.delay_feedback_ms": 5.0})
+        "circuit.presentation_ms": 10.0, "circuit.dale": True, **SPIKING_VARIANTS[neuron]})
     spiking_data = load_config_data(spiking)
     plan = plan_from_config(spiking, spiking_data)
     folder = generate_circuit(plan.spec, spiking_data, plan.events, plan.noise, plan.initial,
@@ -121,10 +128,14 @@ def test_spiking_circuit_generates_cuda_sources_without_a_gpu(tmp_path):
     wanted = [f"{group}_{part}" for l in (1, 2) for group in (f"W_{l}", f"W_inh_{l}", f"B_{l}",
                                                               f"B_inh_{l}")
               for part in ("pre", "learn", "synapses_create")]
-    wanted += [f"{population}_{part}" for population in
-               ("forward_0", "forward_1", "forward_2", "feedback_1", "feedback_2",
-                "forward_inh_0", "forward_inh_1", "feedback_inh_1", "feedback_inh_2", "target")
+    populations = ("forward_0", "forward_1", "forward_2", "feedback_1", "feedback_2",
+                   "forward_inh_0", "forward_inh_1", "feedback_inh_1", "feedback_inh_2", "target")
+    wanted += [f"{population}_{part}" for population in populations
                for part in ("spike_thresholder", "spikes")]
+    if neuron == "lif":
+        wanted += [f"{population}_{part}" for population in populations
+                   for part in ("lif_stateupdater", "lif_spike_thresholder", "lif_spike_resetter",
+                                "lif_spikes_pre", "to_lif_summed_variable", "count")]
     missing = [name for name in wanted if not any(o.startswith(name) for o in objects)]
     assert not missing, f"no generated code for {missing}"
 
