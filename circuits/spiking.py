@@ -68,6 +68,7 @@ from brian2 import (Clock, Equations, Network, NeuronGroup, Quantity, SpikeMonit
 
 from ..models.lif import rate_coding
 from . import equations as E
+from .build import _dense_indices, _matrix, _shape
 from .phases import Presentations, presentation_arrays
 from .spiking_spec import PRESENTATION_PARTS
 
@@ -299,6 +300,12 @@ class SpikingCircuit:
         return len(self.presentations) * self.spec.presentation_time
 
     @property
+    def populations(self) -> list[NeuronGroup]:
+        """Every population of units (and feedback_0), inhibitory relays included."""
+        return (self.forward + self.feedback + [self.target]
+                + self.inhibitory.get("populations", []))
+
+    @property
     def dale(self) -> bool:
         return bool(self.spec.spiking.dale)
 
@@ -345,8 +352,8 @@ class SpikingCircuit:
 
     def _signed(self, S, kind: str, k: int) -> Array:
         if not self.dale:
-            return _matrix(S, "w")
-        return _matrix(S, "w") - _matrix(self.inhibitory[kind][k], "w")
+            return _matrix(S)
+        return _matrix(S) - _matrix(self.inhibitory[kind][k])
 
     def run_args(self, spec, plan: Presentations, initial, feedback_signs=None) -> dict:
         """``run_args`` of a standalone rerun with other weights, parameters and
@@ -597,9 +604,7 @@ def _lif_members(spec, units: list[NeuronGroup], clock: Clock) -> dict[str, list
 def _start_traces(circuit: SpikingCircuit) -> None:
     """Every trace starts at the baseline rate (the circuit starts in its resting state)."""
     baseline = circuit.spec.spiking.baseline
-    groups = (circuit.forward + circuit.feedback + [circuit.target]
-              + circuit.inhibitory.get("populations", []))
-    for group in groups:
+    for group in circuit.populations:
         for name in ("z", "e_tr", "z_fwd", "m_fwd", "y_tr"):
             if name in group.variables:
                 setattr(group, name, baseline)
@@ -608,21 +613,6 @@ def _start_traces(circuit: SpikingCircuit) -> None:
 
 
 # --- synapses --------------------------------------------------------------------------------
-
-def _dense_indices(shape: tuple[int, int]) -> tuple[Array, Array]:
-    post, pre = np.indices(shape)
-    return post.ravel(), pre.ravel()
-
-
-def _shape(synapses: Synapses) -> tuple[int, int]:
-    return len(synapses.target), len(synapses.source)
-
-
-def _matrix(synapses: Synapses, variable: str) -> Array:
-    matrix = np.zeros(_shape(synapses))
-    matrix[synapses.j[:], synapses.i[:]] = getattr(synapses, variable)[:]
-    return matrix
-
 
 def _rule_key(spec) -> str:
     return spec.rule.name
@@ -720,13 +710,14 @@ def _parameter_values(circuit: SpikingCircuit, spec):
     """(group, variable, value) of every parameter the circuit takes from ``spec``."""
     spiking = spec.spiking
     per_time = 1 / learning_time(spec)
-    groups = (circuit.forward + circuit.feedback + [circuit.target]
-              + circuit.inhibitory.get("populations", []))
     shared = {"baseline": spiking.baseline, "gain": spiking.gain, "pool": spiking.pool,
               "tau_syn": spiking.tau_syn,
               "tau_trace": spiking.tau_trace, "tau_mean": spiking.tau_mean,
               "noise_drive": spiking.noise_drive}
-    for group in groups:
+    if spiking.lif is not None:
+        shared.update(membrane_values(spec))
+    members = [objects[0] for objects in circuit.members.values()]
+    for group in circuit.populations + members:
         for name, value in shared.items():
             if name in group.variables:
                 yield group, name, value
@@ -734,8 +725,6 @@ def _parameter_values(circuit: SpikingCircuit, spec):
             noise = spec.rule.noise
             yield group, "noise_scale", noise.sigma * (np.sqrt(3.0) if noise.distribution
                                                        == "uniform" else 1.0)
-    for members, _, _ in circuit.members.values():
-        yield from _membrane_values(spec, members)
     for group in circuit.forward[1:]:
         yield group, "eta_b", spec.lr * per_time
     for S in circuit.W + circuit.inhibitory.get("W", []):
@@ -747,7 +736,7 @@ def _parameter_values(circuit: SpikingCircuit, spec):
         yield S, "decay", decay * per_time
 
 
-def _membrane_values(spec, members: NeuronGroup):
+def membrane_values(spec) -> dict:
     """Membrane parameters of LIF members, and the drive that makes them fire at
     ``baseline + gain * v`` (the tangent at v = 0 of their f-I curve on this time grid)."""
     neuron = replace(spec.spiking.lif, dt=float(spec.dt))
@@ -756,8 +745,7 @@ def _membrane_values(spec, members: NeuronGroup):
               "sigma_m": neuron.sigma, "rest": coding.rest, "slope": coding.slope}
     if neuron.synapses == "conductance":
         values.update(E_e=neuron.E_e, E_i=neuron.E_i, g_i=neuron.g_i)
-    for name, value in values.items():
-        yield members, name, value
+    return values
 
 
 def _feedback_rates(spec) -> tuple[float, float]:

@@ -30,8 +30,8 @@ def lif_units(spec, values: np.ndarray, clock: Clock):
     units.tau_trace = 10 * ms
     units.v = values
     objects = S._lif_members(spec, [units], clock)["units"]
-    for group, name, value in S._membrane_values(spec, objects[0]):
-        setattr(group, name, value)
+    for name, value in S.membrane_values(spec).items():
+        setattr(objects[0], name, value)
     objects[0].V = "rand()"
     return units, objects
 
