@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from mirrorlab.circuits.phases import presentations
-from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
+from mirrorlab.sims.runs.circuit import plan_from_config
+from mirrorlab.sims.runs.compiled import run_circuit
 from mirrorlab.sims.config import load_config
 from mirrorlab.sims.devices import Device
-from mirrorlab.sims.train import Streams, build_engine, load_config_data
+from mirrorlab.sims.runs.common import Streams, load_config_data
+from mirrorlab.sims.runs.matrix import build_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 

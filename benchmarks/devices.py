@@ -355,9 +355,10 @@ def matrix_time_per_presentation(config, data) -> tuple[float, int]:
     events, presentations counted as the circuit counts them (a mirror event of the
     alternating scheme is one presentation per layer)."""
     from mirrorlab.circuits.phases import presentations
-    from mirrorlab.sims.circuit_run import plan_from_config
-    from mirrorlab.sims.schedule import MIRROR, draw_mirror_noise
-    from mirrorlab.sims.train import Streams, build_engine
+    from mirrorlab.sims.runs.circuit import plan_from_config
+    from mirrorlab.models.schedule import MIRROR, draw_mirror_noise
+    from mirrorlab.sims.runs.common import Streams
+    from mirrorlab.sims.runs.matrix import build_engine
 
     plan = plan_from_config(config, data)
     engine = build_engine(config, Streams.from_seed(config.experiment.seed).init)
@@ -373,10 +374,10 @@ def matrix_time_per_presentation(config, data) -> tuple[float, int]:
 
 
 def cmd_epoch(args) -> int:
-    from mirrorlab.sims.circuit_train import run_circuit_experiment
+    from mirrorlab.sims.runs.circuit import run_circuit_experiment
     from mirrorlab.sims.cli import _parse_assignment
     from mirrorlab.sims.config import load_config
-    from mirrorlab.sims.train import load_config_data
+    from mirrorlab.sims.runs.common import load_config_data
 
     overrides = {"device.name": args.device, "device.gpu_id": args.gpu_id,
                  "training.epochs": 1}

@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from mirrorlab.sims.config import Config
-from mirrorlab.sims.schedule import draw_mirror_noise
-from mirrorlab.sims.train import build_engine
+from mirrorlab.models.schedule import draw_mirror_noise
+from mirrorlab.sims.runs.matrix import build_engine
 
 SIZES = [784, 500, 10]
 

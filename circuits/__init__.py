@@ -1,14 +1,19 @@
 """Brian2 circuits that learn without weight transport.
 
-``spec_from_config(config)`` gives a :class:`CircuitSpec`; :func:`presentations`
-turns the phase plan into per-presentation data; :func:`build` wires the named
-populations and synapse groups (``mirrorlab.sims.circuit_run`` runs them on a
-device); :func:`locality_audit` lists every non-local signal a plastic synapse uses.
+A :class:`CircuitSpec` says what to wire; :func:`presentations` turns a phase plan into
+per-presentation data; :func:`build` wires the named populations and synapse groups with
+the circuit class of the spec's neuron kind (:data:`CIRCUITS`: :class:`RateCircuit`,
+:class:`SpikingCircuit`), all behind one interface (:class:`Circuit`);
+:func:`locality_audit` lists every non-local signal a plastic synapse uses. Running a
+circuit on a device is ``mirrorlab.sims``'s business.
 """
 from .audit import Violation, locality_audit
-from .build import Circuit, build
+from .base import CIRCUITS, Circuit, build, circuit_class, synapse_matrices
 from .phases import Presentations, presentations
-from .spec import CircuitSpec, spec_from_config
+from .rate import RateCircuit
+from .spec import CircuitSpec
+from .spiking import SpikingCircuit
 
-__all__ = ["CircuitSpec", "spec_from_config", "Presentations", "presentations", "Circuit",
-           "build", "Violation", "locality_audit"]
+__all__ = ["CircuitSpec", "Presentations", "presentations", "Circuit", "CIRCUITS",
+           "RateCircuit", "SpikingCircuit", "build", "circuit_class", "synapse_matrices",
+           "Violation", "locality_audit"]

@@ -76,9 +76,8 @@ def locality_audit(circuit) -> list[Violation]:
         if _is_plastic(synapses):
             violations += _audit(synapses, all_synapses)
     if not isinstance(circuit, Network) and circuit.spec.rule.transports_weights:
-        state = "shadow" if "shadow" in circuit.B[0].variables else "w"  # ss keeps W^T's shadow
-        violations += [Violation(B.name, state, f"initialised to the transpose of {W.name}: "
-                                 f"rule {circuit.spec.rule.name!r} transports weights")
+        violations += [Violation(B.name, "initial state", f"initialised from the transpose of "
+                                 f"{W.name}: rule {circuit.spec.rule.name!r} transports weights")
                        for W, B in zip(circuit.W, circuit.B)]
     return violations
 

@@ -111,7 +111,8 @@ FEEDBACK_SYNAPSE = """
     I_fb_post = w * delta_pre : 1 (summed)
     """
 
-#: Parameters of a plastic synapse group.
+#: Parameters of W's plasticity (a rule's plasticity of B declares its own, see
+#: :func:`shared_constants`).
 PLASTIC = """
     eta : 1 (shared, constant)
     decay : 1 (shared, constant)
@@ -134,10 +135,6 @@ FORWARD_LEARNING = "w += was_engaged(t) * (-eta * delta_post * r_pre - decay * w
 #: b_l learns from the error at its neuron.
 BIAS_LEARNING = "b += was_engaged(t) * (-eta_b * delta)"
 
-#: Kolen-Pollack: B_l learns from the rate below (its postsynaptic side) and the
-#: error above (its presynaptic side), the transpose of W_l's update.
-KOLEN_POLLACK_LEARNING = "w += was_engaged(t) * (-eta * r_fwd_post * delta_pre - decay * w)"
-
 #: Dale's principle in the feedback pathway: each feedback neuron's fixed sign
 #: (+1 excitatory, -1 inhibitory), shared by all its outgoing B synapses.
 DALE_SIGN = "dale_sign : 1 (constant)"
@@ -145,21 +142,6 @@ DALE_SIGN = "dale_sign : 1 (constant)"
 #: After every update of B: a synapse whose sign disagrees with its presynaptic
 #: feedback neuron's is set to zero (it can shrink to nothing, never flip).
 DALE_PROJECTION = "w = w * int(w * dale_sign_pre >= 0)"
-
-#: Sign symmetry: B_l delivers a fixed magnitude with the sign of a shadow of W_l^T
-#: that follows W_l's updates from local signals (as KOLEN_POLLACK_LEARNING without
-#: decay); the weight transport is the shadow's initial value, W_l^T.
-SIGN_SYMMETRY_SYNAPSE = """
-    magnitude : 1 (constant)
-    shadow : 1
-    """
-SIGN_SYMMETRY_LEARNING = """
-    shadow += was_engaged(t) * (-eta * r_fwd_post * delta_pre)
-    w = magnitude * sign(shadow)
-    """
-
-#: Weight mirror: B_l learns from the noise-driven rates on its two sides.
-WEIGHT_MIRROR_LEARNING = "w += was_mirror(t, layer) * (eta * r_fwd_post * r_drive_pre - decay * w)"
 
 # --- what each presentation loads (TimedArrays indexed by presentation) ------------------
 
@@ -211,6 +193,12 @@ def with_output(kind: str, output: str, *parts: str, **substitutions) -> Equatio
     """
     dynamics = Equations(NEURON_OUTPUT[kind], v=output, v_inf=f"{output}_inf")
     return Equations("\n".join(parts), **substitutions) + dynamics
+
+
+def shared_constants(parameters, unit: str = "1") -> str:
+    """Declarations ``name : unit (shared, constant)`` of a plasticity's parameters: values
+    that a compiled standalone build takes at run time."""
+    return "\n".join(f"{name} : {unit} (shared, constant)" for name in parameters)
 
 
 def code(*lines: str) -> str:

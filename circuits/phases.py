@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sims.schedule import ENGAGED, MIRROR
+from ..models.schedule import ENGAGED, MIRROR
 
 Array = np.ndarray
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from brian2 import Hz, Quantity, ms
+from brian2 import Quantity, ms
 
-from ..models.losses import MSE, SigmoidCrossEntropy, get_loss
-from ..models.rules import Rule
-from ..models.transfer import Transfer, get_transfer
-from ..sims.config import MIRROR_SCHEMES, NEURON_KINDS, NOISE_SOURCES, ConfigError, make_rule
-from .learning import FEEDBACK_LEARNING
-from ..models.lif import LIFNeuron
-from .spiking_spec import SPIKING_KINDS, SpikingSpec
+from ..models.losses import MSE, SigmoidCrossEntropy
+from ..models.neurons import NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS
+from ..models.params import ParameterError
+from ..models.rules import Plasticity, Rule
+from ..models.schedule import MIRROR_SCHEMES
+from ..models.transfer import Transfer
+from .spiking_spec import SpikingSpec
 
 #: Time steps in which instantaneous neurons settle: one up the forward and down the
 #: feedback pathway, one for the error link from feedback_l back to forward_l.
@@ -34,7 +34,8 @@ class CircuitSpec:
     loss : MSE or SigmoidCrossEntropy
         A loss whose output error is per unit (``softmax_xent`` couples the units).
     rule : Rule
-        ``fa``, ``wm``, ``kp`` or ``bp`` (see :data:`.learning.FEEDBACK_LEARNING`).
+        Any rule with a circuit form of this spec's kind (:meth:`Rule.rate_plasticity`,
+        :meth:`Rule.spiking_plasticity`); :attr:`plasticity` is that form.
     lr : float
         Learning rate of W and b (the rule's own rates live in ``rule``).
     neuron : {"instantaneous", "rate", "poisson", "lif"}
@@ -69,6 +70,7 @@ class CircuitSpec:
     noise_source: str = "replay"
     feedback_dale: bool = False
     spiking: SpikingSpec | None = None
+    plasticity: Plasticity = field(init=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -80,14 +82,10 @@ class CircuitSpec:
                "sigmoid_xent or mse for circuits", self.loss.name)
         _check(isinstance(self.loss, (MSE, SigmoidCrossEntropy)), "loss",
                "must be mse or sigmoid_xent", getattr(self.loss, "name", self.loss))
-        _check(type(self.rule) in FEEDBACK_LEARNING, "rule",
-               "circuits support fa, ss, wm, kp and bp", getattr(self.rule, "name", self.rule))
+        _check(isinstance(self.rule, Rule), "rule", "must be a learning rule", self.rule)
         _check(not (self.feedback_dale and self.rule.transports_weights), "feedback_dale",
                f"has no meaning for rule {self.rule.name!r}, whose feedback copies W",
                self.feedback_dale)
-        _check(getattr(self.rule, "target_std", 0.0) == 0.0, "rule.target_std",
-               "growth control rescales B by its global norm, which is not local; circuits "
-               "need target_std = 0", getattr(self.rule, "target_std", None))
         _check(self.lr > 0, "lr", "must be > 0", self.lr)
         _check(self.neuron in NEURON_KINDS, "neuron", f"must be one of {', '.join(NEURON_KINDS)}",
                self.neuron)
@@ -102,10 +100,23 @@ class CircuitSpec:
         _check((self.spiking is not None) == (self.neuron in SPIKING_KINDS), "spiking",
                f"must be given exactly for spiking neurons ({', '.join(SPIKING_KINDS)})",
                self.spiking)
-        _check(self.spiking is None or self.rule.name in ("fa", "wm", "kp"), "rule",
-               "spiking circuits support fa, wm and kp", self.rule.name)
         _check(self.spiking is None or (self.spiking.lif is not None) == (self.neuron == "lif"),
                "spiking.lif", "must be given exactly for lif neurons", self.spiking)
+        object.__setattr__(self, "plasticity", self._rule_plasticity())
+
+    def _rule_plasticity(self) -> Plasticity:
+        """The rule's plasticity of B in a circuit of this kind (asked of the rule)."""
+        kind = "rate" if self.spiking is None else "spiking"
+        try:
+            plasticity = (self.rule.rate_plasticity(self.lr) if self.spiking is None
+                          else self.rule.spiking_plasticity(self.lr))
+        except ParameterError as err:   # a parameter the circuit form cannot take
+            field_name = (err.where or "").rsplit(".", 1)[-1]
+            raise ValueError(f"CircuitSpec.rule.{field_name}: {str(err).split(': ', 1)[-1]}") \
+                from None
+        _check(plasticity is not None, "rule", f"rule {self.rule.name!r} has no {kind} "
+               "circuit form", self.rule.name)
+        return plasticity
 
     @property
     def n_layers(self) -> int:
@@ -118,7 +129,7 @@ class CircuitSpec:
 
         Instantaneous neurons settle exactly in :data:`INSTANTANEOUS_SETTLE_STEPS`
         (the populations are scheduled along the signal path, see
-        :mod:`mirrorlab.circuits.build`). Rate neurons add ``2L`` leaky stages on
+        :mod:`mirrorlab.circuits.rate`). Rate neurons add ``2L`` leaky stages on
         the longest path (forward rates, then feedback errors), given
         :data:`RATE_SETTLE_TAUS_PER_STAGE` time constants each.
         """
@@ -143,73 +154,3 @@ class CircuitSpec:
 def _check(ok: bool, name: str, message: str, value) -> None:
     if not ok:
         raise ValueError(f"CircuitSpec.{name}: {message} (got {value!r})")
-
-
-def spec_from_config(config) -> CircuitSpec:
-    """The :class:`CircuitSpec` a :class:`mirrorlab.sims.config.Config` describes.
-
-    Circuits present one sample at a time, so ``training.batch_size`` must be 1,
-    ``training.momentum`` and ``training.weight_decay`` 0, and
-    ``schedule.mirror_batch_size`` 0 or 1. Of ``[constraints]``, ``feedback_dale`` is
-    wired; ``feedback_levels`` is not (see the error it raises).
-    """
-    training, schedule, circuit = config.training, config.schedule, config.circuit
-    for where, value, ok, allowed in (
-            ("training.batch_size", training.batch_size, training.batch_size == 1, "must be 1"),
-            ("training.momentum", training.momentum, training.momentum == 0, "must be 0"),
-            ("training.weight_decay", training.weight_decay, training.weight_decay == 0,
-             "must be 0"),
-            ("schedule.mirror_batch_size", schedule.mirror_batch_size,
-             schedule.mirror_batch_size in (0, 1), "must be 0 or 1")):
-        if not ok:
-            raise ConfigError(f"{where}: {allowed} for circuits, which learn from one sample "
-                              f"(or one noise draw) per presentation (got {value!r})")
-    if config.constraints.feedback_levels:
-        raise ConfigError("constraints.feedback_levels: not in circuits: the level step "
-                          "follows mean|B| over a whole synapse group, which no single "
-                          "synapse sees; must be 0 for circuits (got "
-                          f"{config.constraints.feedback_levels!r})")
-    network = config.network
-    try:
-        return _spec(config, network, training, schedule, circuit)
-    except ValueError as err:   # name the config field, not the spec's
-        message = str(err)
-        for spec_field, config_field in CONFIG_FIELDS.items():
-            message = message.replace(f"CircuitSpec.{spec_field}:", f"{config_field}:")
-        raise ConfigError(message) from None
-
-
-#: The config field behind each CircuitSpec field, for error messages.
-CONFIG_FIELDS = {"feedback_dale": "constraints.feedback_dale", "loss": "network.loss",
-                 "lr": "training.lr", "rule": "rule.name",
-                 "mirror_scheme": "schedule.mirror_scheme", "neuron": "circuit.neuron",
-                 "noise_source": "circuit.noise_source", "settle_steps": "circuit.settle_steps",
-                 "sizes": "network.sizes"}
-
-
-def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
-    return CircuitSpec(
-        sizes=tuple(network.sizes), transfer=get_transfer(network.transfer),
-        output_transfer=get_transfer(network.output_transfer),
-        loss=get_loss(network.loss, network.output_transfer), rule=make_rule(config.rule),
-        lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
-        mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
-        noise_source=circuit.noise_source, feedback_dale=config.constraints.feedback_dale,
-        spiking=_spiking(circuit))
-
-
-def _spiking(circuit) -> SpikingSpec | None:
-    """The spiking parameters of ``[circuit]``, if its neurons spike."""
-    if circuit.neuron not in SPIKING_KINDS:
-        return None
-    lif = LIFNeuron(tau_m=circuit.lif_tau_m_ms * 1e-3, refractory=circuit.lif_refractory_ms * 1e-3,
-                    sigma=circuit.lif_sigma, synapses=circuit.lif_synapses) \
-        if circuit.neuron == "lif" else None
-    return SpikingSpec(
-        baseline=circuit.baseline_hz * Hz, gain=circuit.gain_hz * Hz,
-        pool=circuit.neurons_per_unit, lif=lif, signed=circuit.signed,
-        tau_syn=circuit.tau_syn_ms * ms, tau_trace=circuit.tau_trace_ms * ms,
-        tau_mean=circuit.tau_mean_ms * ms, presentation=circuit.presentation_ms * ms,
-        noise_drive=circuit.noise_drive, dale=circuit.dale, dale_relay=circuit.dale_relay,
-        delay_forward=circuit.delay_forward_ms * ms,
-        delay_feedback=circuit.delay_feedback_ms * ms, delay_spread=circuit.delay_spread_ms * ms)

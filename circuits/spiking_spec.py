@@ -11,15 +11,7 @@ from dataclasses import dataclass, field
 from brian2 import Hz, Quantity, ms
 
 from ..models.lif import LIFNeuron
-
-#: Neuron kinds that spike (the others are rate neurons, see :mod:`.equations`).
-SPIKING_KINDS = ("poisson", "lif")
-#: How a signed value is carried by spikes: around a baseline rate ("onoff", a pair of
-#: populations for +v and -v, is named in the issue but not built).
-SIGNED_CARRIAGES = ("baseline",)
-#: How Dale's inhibitory interneurons relay their partner: firing at the rate they decode
-#: from its spikes, or copying its spikes one step later.
-DALE_RELAYS = ("rate", "copy")
+from ..models.neurons import DALE_RELAYS, SIGNED_CARRIAGES
 #: A presentation is split into this many parts; plasticity is off in the first one,
 #: while the traces forget the previous presentation.
 PRESENTATION_PARTS = 4

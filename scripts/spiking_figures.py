@@ -15,9 +15,9 @@ from brian2 import StateMonitor, prefs
 from mirrorlab.analysis.metrics import weight_angles
 from mirrorlab.analysis.plots import plot_spiking_transition
 from mirrorlab.circuits import build, presentations
-from mirrorlab.sims.circuit_run import plan_from_config
+from mirrorlab.sims.runs.circuit import plan_from_config
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.train import load_config_data
+from mirrorlab.sims.runs.common import load_config_data
 
 
 def main():

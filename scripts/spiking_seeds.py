@@ -17,7 +17,7 @@ import numpy as np
 from mirrorlab.sims import results
 from mirrorlab.sims.cli import draw_figures
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.engines import run as run_config
+from mirrorlab.sims.runs import run as run_config
 
 
 def main():

@@ -30,7 +30,7 @@ from . import results
 from .config import ConfigError, load_config
 from .data import DataError
 from .devices import DeviceError
-from .engines import run as run_config
+from .runs import run as run_config
 from .matrix_engine import DivergenceError
 from .sweep import ClusterUnavailable
 
@@ -191,7 +191,8 @@ def cmd_hypothesis(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import check_plausibility, table
+    from ..analysis.plausibility import table
+    from .check import check_plausibility
     config = _config(args, **{"rule.name": args.rule, "check.steps": args.steps})
     out = Path(args.out or Path("results") / config.experiment.name / f"{config.rule.name}_check")
     report = check_plausibility(config, out, progress=not args.quiet)

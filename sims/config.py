@@ -6,218 +6,184 @@ file names only what differs. ``base = "other.toml"`` at the top of a file layer
 over another file (paths relative to the file). Unknown sections or fields,
 wrong types, NaN and out-of-range values raise :class:`ConfigError` naming the
 field, before any work is done.
+
+Each field declares its allowed values beside its default
+(:func:`mirrorlab.models.params.parameter`); ``[rule.<name>]`` is each registered rule's
+own parameter dataclass (:data:`mirrorlab.models.rules.RULES`), so a new rule brings its
+section with it.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import tomli_w
 
 from ..models.constraints import FeedbackConstraints
 from ..models.losses import LOSSES
-from ..models.noise import NOISE_DISTRIBUTIONS, NoiseSource
-from ..models.rules import RULES
-from ..models.rules.ss import SIGN_SYMMETRY_MAGNITUDES
+from ..models.lif import SYNAPSE_KINDS as LIF_SYNAPSES
+from ..models.neurons import DALE_RELAYS, NEURON_KINDS, NOISE_SOURCES, SIGNED_CARRIAGES
+from ..models.params import ParameterError, check_fields, fraction_below_one, non_negative, \
+    one_of, parameter, positive, require, satisfies, unit_interval
+from ..models.rules import RULES, Rule
+from ..models.schedule import MIRROR_SCHEMES
 from ..models.transfer import TRANSFERS
 from .devices import DEVICE_NAMES
 
 DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
-MIRROR_SCHEMES = ("alternating", "simultaneous")
-NEURON_KINDS = ("instantaneous", "rate", "poisson", "lif")
-#: What a LIF neuron's drive is (see mirrorlab.models.lif).
-LIF_SYNAPSES = ("current", "conductance")
-NOISE_SOURCES = ("replay", "brian")  # mirror noise: replayed arrays or drawn in Brian2
+
+#: A config field has a wrong name, type or value; the message names it. (The same class
+#: as :class:`mirrorlab.models.params.ParameterError`, which rules raise.)
+ConfigError = ParameterError
 
 
-class ConfigError(ValueError):
-    """A config field has a wrong name, type or value; the message names it."""
+def _sizes(minimum: int) -> Any:
+    return satisfies(lambda v: len(v) >= minimum and min(v) > 0,
+                     f"must list >= {minimum} sizes, each > 0")
 
 
-def _require(ok: bool, where: str, message: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{where}: {message} (got {value!r})")
+def _low_high(v) -> bool:
+    return len(v) == 2 and 0 <= v[0] < v[1]
 
 
-def _one_of(where: str, value: str, allowed) -> None:
-    _require(value in allowed, where, f"must be one of {', '.join(allowed)}", value)
+LOW_HIGH = satisfies(_low_high, "must be [low, high] with 0 <= low < high")
+
+
+class Section:
+    """A config section: its fields are checked against their declarations; ``validate``
+    adds the checks that relate several fields."""
+
+    section: typing.ClassVar[str] = ""
+
+    def validate(self) -> None:
+        check_fields(self, self.section)
 
 
 @dataclass(frozen=True)
-class ExperimentConfig:
+class ExperimentConfig(Section):
+    section = "experiment"
     name: str = "run"
-    seed: int = 0
-    engine: str = "matrix"
-
-    def validate(self):
-        _require(self.seed >= 0, "experiment.seed", "must be >= 0", self.seed)
-        _one_of("experiment.engine", self.engine, ENGINES)
+    seed: int = parameter(0, non_negative)
+    engine: str = parameter("matrix", one_of(*ENGINES))
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    name: str = "digits"
+class DataConfig(Section):
+    section = "data"
+    name: str = parameter("digits", one_of(*DATASETS))
     path: str = ""
-    n_train: int = 0
-    n_test: int = 0
-    test_fraction: float = 0.25
-    teacher_sizes: list[int] = field(default_factory=lambda: [20, 30, 10])
-    teacher_transfer: str = "tanh"
-    teacher_noise: float = 0.0
+    n_train: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
+    n_test: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
+    test_fraction: float = parameter(0.25, satisfies(lambda v: 0 < v < 1, "must be in (0, 1)"))
+    teacher_sizes: list[int] = parameter(lambda: [20, 30, 10], _sizes(2))
+    teacher_transfer: str = parameter("tanh", one_of(*TRANSFERS))
+    teacher_noise: float = parameter(0.0, non_negative)
 
     def validate(self):
-        _one_of("data.name", self.name, DATASETS)
-        _require(self.n_train >= 0, "data.n_train", "must be >= 0 (0 = all)", self.n_train)
-        _require(self.n_test >= 0, "data.n_test", "must be >= 0 (0 = all)", self.n_test)
-        _require(0 < self.test_fraction < 1, "data.test_fraction", "must be in (0, 1)",
-                 self.test_fraction)
-        _require(len(self.teacher_sizes) >= 2 and min(self.teacher_sizes) > 0,
-                 "data.teacher_sizes", "must list >= 2 positive sizes", self.teacher_sizes)
-        _one_of("data.teacher_transfer", self.teacher_transfer, TRANSFERS)
-        _require(self.teacher_noise >= 0, "data.teacher_noise", "must be >= 0", self.teacher_noise)
-        _require(self.name not in ("mnist", "fashion-mnist", "cifar10") or self.path != "",
-                 "data.path", f"must name the folder with the {self.name} files", self.path)
+        super().validate()
+        require(self.name not in ("mnist", "fashion-mnist", "cifar10") or self.path != "",
+                "data.path", f"must name the folder with the {self.name} files", self.path)
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
-    sizes: list[int] = field(default_factory=lambda: [64, 100, 10])
-    transfer: str = "sigmoid"
-    output_transfer: str = "linear"
-    loss: str = "softmax_xent"
-    init_gain: float = 1.0
+class NetworkConfig(Section):
+    section = "network"
+    sizes: list[int] = parameter(lambda: [64, 100, 10],
+                                 satisfies(lambda v: len(v) >= 2,
+                                           "must list at least input and output size"),
+                                 satisfies(lambda v: min(v) > 0, "every size must be > 0"))
+    transfer: str = parameter("sigmoid", one_of(*TRANSFERS))
+    output_transfer: str = parameter("linear", one_of(*TRANSFERS))
+    loss: str = parameter("softmax_xent", one_of(*LOSSES))
+    init_gain: float = parameter(1.0, positive)
 
     def validate(self):
-        _require(len(self.sizes) >= 2, "network.sizes", "must list at least input and output size",
-                 self.sizes)
-        _require(min(self.sizes) > 0, "network.sizes", "every size must be > 0", self.sizes)
-        _one_of("network.transfer", self.transfer, TRANSFERS)
-        _one_of("network.output_transfer", self.output_transfer, TRANSFERS)
-        _one_of("network.loss", self.loss, LOSSES)
-        _require(self.loss == "mse" or self.output_transfer == "linear", "network.output_transfer",
-                 f"must be 'linear' with loss {self.loss!r} (the loss applies its own output "
-                 "nonlinearity)", self.output_transfer)
-        _require(self.init_gain > 0, "network.init_gain", "must be > 0", self.init_gain)
+        super().validate()
+        require(self.loss == "mse" or self.output_transfer == "linear", "network.output_transfer",
+                f"must be 'linear' with loss {self.loss!r} (the loss applies its own output "
+                "nonlinearity)", self.output_transfer)
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    checkpoint_every: int = 0
-
-    def validate(self):
-        _require(self.epochs > 0, "training.epochs", "must be > 0", self.epochs)
-        _require(self.batch_size > 0, "training.batch_size", "must be > 0", self.batch_size)
-        _require(self.lr > 0, "training.lr", "must be > 0", self.lr)
-        _require(0 <= self.momentum < 1, "training.momentum", "must be in [0, 1)", self.momentum)
-        _require(self.weight_decay >= 0, "training.weight_decay", "must be >= 0", self.weight_decay)
-        _require(self.checkpoint_every >= 0, "training.checkpoint_every",
-                 "must be >= 0 (0 = once per epoch)", self.checkpoint_every)
-
-
-@dataclass(frozen=True)
-class FAConfig:
-    scale: float = 1.0
-
-    def validate(self):
-        _require(self.scale > 0, "rule.fa.scale", "must be > 0", self.scale)
-
-
-@dataclass(frozen=True)
-class SSConfig:
-    scale: float = 1.0
-    magnitudes: str = "uniform"
-
-    def validate(self):
-        _require(self.scale > 0, "rule.ss.scale", "must be > 0", self.scale)
-        _one_of("rule.ss.magnitudes", self.magnitudes, SIGN_SYMMETRY_MAGNITUDES)
-
-
-@dataclass(frozen=True)
-class WMConfig:
-    lr: float = 0.05
-    decay: float = 0.5
-    noise: str = "gaussian"
-    sigma: float = 1.0
-    target_std: float = 0.0
-    scale: float = 1.0
-
-    def validate(self):
-        _require(self.lr > 0, "rule.wm.lr", "must be > 0", self.lr)
-        _require(0 <= self.decay < 1, "rule.wm.decay", "must be in [0, 1)", self.decay)
-        _one_of("rule.wm.noise", self.noise, NOISE_DISTRIBUTIONS)
-        _require(self.sigma > 0, "rule.wm.sigma", "must be > 0", self.sigma)
-        _require(self.target_std >= 0, "rule.wm.target_std", "must be >= 0 (0 = off)",
-                 self.target_std)
-        _require(self.scale > 0, "rule.wm.scale", "must be > 0", self.scale)
-
-
-@dataclass(frozen=True)
-class KPConfig:
-    decay: float = 1e-4
-    scale: float = 1.0
-
-    def validate(self):
-        _require(0 <= self.decay < 1, "rule.kp.decay", "must be in [0, 1)", self.decay)
-        _require(self.scale > 0, "rule.kp.scale", "must be > 0", self.scale)
+class TrainingConfig(Section):
+    section = "training"
+    epochs: int = parameter(10, positive)
+    batch_size: int = parameter(32, positive)
+    lr: float = parameter(0.1, positive)
+    momentum: float = parameter(0.0, fraction_below_one)
+    weight_decay: float = parameter(0.0, non_negative)
+    checkpoint_every: int = parameter(0, satisfies(lambda v: v >= 0,
+                                                   "must be >= 0 (0 = once per epoch)"))
 
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Which rule runs (``name``) and the parameters of every rule, so one file
-    serves a comparison of all rules."""
+    """Which rule runs (``name``) and the parameters of every registered rule, one table
+    ``[rule.<name>]`` each, so one file serves a comparison of all rules.
+
+    ``config.rule.wm`` is the weight mirror's parameter dataclass (a
+    :class:`~mirrorlab.models.rules.WeightMirror`); :attr:`selected` is the rule that runs.
+    """
 
     name: str = "wm"
-    fa: FAConfig = field(default_factory=FAConfig)
-    ss: SSConfig = field(default_factory=SSConfig)
-    wm: WMConfig = field(default_factory=WMConfig)
-    kp: KPConfig = field(default_factory=KPConfig)
+    rules: Mapping[str, Rule] = field(default_factory=lambda: {n: r() for n, r in RULES.items()})
 
-    def validate(self):
-        _one_of("rule.name", self.name, RULES)
-        for sub in (self.fa, self.ss, self.wm, self.kp):
-            sub.validate()
+    def __getattr__(self, name: str) -> Rule:
+        rules = self.__dict__.get("rules", {})
+        if name in rules:
+            return rules[name]
+        raise AttributeError(name)
+
+    @property
+    def selected(self) -> Rule:
+        """The rule ``name`` names, with its parameters."""
+        return self.rules[self.name]
+
+    def validate(self) -> None:
+        require(self.name in RULES, "rule.name", f"must be one of {', '.join(RULES)}", self.name)
+
+    def as_table(self) -> dict:
+        return {"name": self.name, **{name: dataclasses.asdict(rule)
+                                      for name, rule in self.rules.items()}}
+
+    @classmethod
+    def from_table(cls, table: dict) -> "RuleConfig":
+        for key in table:
+            if key != "name" and key not in RULES:
+                raise ConfigError(f"rule.{key}: unknown field; allowed in [rule]: name, "
+                                  f"{', '.join(RULES)}")
+        given = {key: _convert(f"rule.{key}", value, RULES[key])
+                 for key, value in table.items() if key != "name"}
+        rules = {name: given[name] if name in given else rule() for name, rule in RULES.items()}
+        return cls(_convert("rule.name", table.get("name", cls.name), str), rules)
 
 
 @dataclass(frozen=True)
-class ScheduleConfig:
-    """When the mirror phase runs (weight mirror only).
+class ScheduleConfig(Section):
+    """When the mirror phase runs (rules with a mirror phase only).
 
     ``initial_mirror_batches`` mirror batches before training; then after
     every ``mirror_every`` engaged batches, ``mirror_batches`` mirror batches
     of ``mirror_batch_size`` noise samples (0 = the training batch size).
     """
 
-    initial_mirror_batches: int = 0
-    mirror_every: int = 1
-    mirror_batches: int = 1
-    mirror_batch_size: int = 0
-    mirror_scheme: str = "alternating"
-
-    def validate(self):
-        _require(self.initial_mirror_batches >= 0, "schedule.initial_mirror_batches",
-                 "must be >= 0", self.initial_mirror_batches)
-        _require(self.mirror_every > 0, "schedule.mirror_every", "must be > 0", self.mirror_every)
-        _require(self.mirror_batches >= 0, "schedule.mirror_batches", "must be >= 0",
-                 self.mirror_batches)
-        _require(self.mirror_batch_size >= 0, "schedule.mirror_batch_size",
-                 "must be >= 0 (0 = training batch size)", self.mirror_batch_size)
-        _one_of("schedule.mirror_scheme", self.mirror_scheme, MIRROR_SCHEMES)
+    section = "schedule"
+    initial_mirror_batches: int = parameter(0, non_negative)
+    mirror_every: int = parameter(1, positive)
+    mirror_batches: int = parameter(1, non_negative)
+    mirror_batch_size: int = parameter(0, satisfies(lambda v: v >= 0,
+                                                    "must be >= 0 (0 = training batch size)"))
+    mirror_scheme: str = parameter("alternating", one_of(*MIRROR_SCHEMES))
 
 
 @dataclass(frozen=True)
-class ConstraintsConfig:
+class ConstraintsConfig(Section):
     """Biological constraints on the feedback synapses B (see ``models/constraints.py``).
 
     ``feedback_dale``: each feedback neuron (column of ``B_l``) has a fixed sign,
@@ -226,38 +192,34 @@ class ConstraintsConfig:
     0 = continuous; an odd n >= 3 = the feedback delivers only n values (3 = ternary).
     """
 
+    section = "constraints"
     feedback_dale: bool = False
-    feedback_excitatory_fraction: float = 0.5
-    feedback_levels: int = 0
+    feedback_excitatory_fraction: float = parameter(0.5, unit_interval)
+    feedback_levels: int = parameter(0, satisfies(
+        lambda v: v == 0 or (v >= 3 and v % 2 == 1),
+        "must be 0 (continuous) or an odd number >= 3 (3 = ternary)"))
 
-    def validate(self):
-        _require(0 <= self.feedback_excitatory_fraction <= 1,
-                 "constraints.feedback_excitatory_fraction", "must be in [0, 1]",
-                 self.feedback_excitatory_fraction)
-        _require(self.feedback_levels == 0 or (self.feedback_levels >= 3
-                                               and self.feedback_levels % 2 == 1),
-                 "constraints.feedback_levels",
-                 "must be 0 (continuous) or an odd number >= 3 (3 = ternary)",
-                 self.feedback_levels)
+    def feedback(self) -> FeedbackConstraints:
+        """The feedback constraints this section describes."""
+        return FeedbackConstraints(dale=self.feedback_dale,
+                                   excitatory_fraction=self.feedback_excitatory_fraction,
+                                   levels=self.feedback_levels)
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(Section):
     """Where a circuit runs: Brian2 ``runtime``, ``cpp`` (cpp_standalone) or ``cuda``."""
 
-    name: str = "runtime"
-    threads: int = 0
-    gpu_id: int = 0
+    section = "device"
+    name: str = parameter("runtime", one_of(*DEVICE_NAMES))
+    threads: int = parameter(0, satisfies(lambda v: v >= 0,
+                                          "must be >= 0 (0 = one thread, Brian2's default)"))
+    gpu_id: int = parameter(0, non_negative)
     build_dir: str = ""
-
-    def validate(self):
-        _one_of("device.name", self.name, DEVICE_NAMES)
-        _require(self.threads >= 0, "device.threads", "must be >= 0 (0 = one thread, Brian2's default)", self.threads)
-        _require(self.gpu_id >= 0, "device.gpu_id", "must be >= 0", self.gpu_id)
 
 
 @dataclass(frozen=True)
-class CircuitConfig:
+class CircuitConfig(Section):
     """Neuron model and timing of a Brian2 circuit (engine = "circuit").
 
     Spiking neurons (``neuron = "poisson"`` or ``"lif"``, see ``circuits/spiking.py``) carry
@@ -266,65 +228,45 @@ class CircuitConfig:
     (``models/lif.py``): membrane time constant ``lif_tau_m_ms``, refractory period
     ``lif_refractory_ms``, membrane noise ``lif_sigma`` (sd of the free potential, in units
     of threshold - rest), the unit's value enters as a current or an excitatory
-    conductance (``lif_synapses``). ``tau_syn_ms``
-    synaptic filter, ``tau_trace_ms`` fast and ``tau_mean_ms`` slow (running mean) spike
-    traces of plasticity; ``presentation_ms`` per sample or noise draw; ``noise_drive``
-    mirror noise drive in units of rule.wm.sigma (0 = spiking variability only);
-    ``dale`` one sign per population's outgoing synapses (inhibitory interneurons carry
-    the negative weights; ``dale_relay``: they fire at the rate they decode from their
-    partner, ``"rate"``, or copy its spikes one step later, ``"copy"``); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of
-    W and B, drawn uniformly within +- ``delay_spread_ms``.
+    conductance (``lif_synapses``). ``tau_syn_ms`` synaptic filter, ``tau_trace_ms`` fast
+    and ``tau_mean_ms`` slow (running mean) spike traces of plasticity; ``presentation_ms``
+    per sample or noise draw; ``noise_drive`` mirror noise drive in units of rule.wm.sigma
+    (0 = spiking variability only); ``dale`` one sign per population's outgoing synapses
+    (inhibitory interneurons carry the negative weights; ``dale_relay``: they fire at the
+    rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
+    ``"copy"``); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
+    uniformly within +- ``delay_spread_ms``.
     """
 
-    neuron: str = "instantaneous"
-    tau_ms: float = 1.0
-    dt_ms: float = 0.1
-    settle_steps: int = 0
-    noise_source: str = "replay"
-    baseline_hz: float = 30.0
-    gain_hz: float = 15.0
-    neurons_per_unit: int = 20
-    lif_synapses: str = "current"
-    lif_tau_m_ms: float = 20.0
-    lif_refractory_ms: float = 2.0
-    lif_sigma: float = 0.3
-    signed: str = "baseline"
-    tau_syn_ms: float = 10.0
-    tau_trace_ms: float = 10.0
-    tau_mean_ms: float = 1000.0
-    presentation_ms: float = 100.0
-    noise_drive: float = 1.0
+    section = "circuit"
+    neuron: str = parameter("instantaneous", one_of(*NEURON_KINDS))
+    tau_ms: float = parameter(1.0, positive)
+    dt_ms: float = parameter(0.1, positive)
+    settle_steps: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = automatic)"))
+    noise_source: str = parameter("replay", one_of(*NOISE_SOURCES))
+    baseline_hz: float = parameter(30.0, positive)
+    gain_hz: float = parameter(15.0, positive)
+    neurons_per_unit: int = parameter(20, satisfies(lambda v: v >= 1, "must be >= 1"))
+    lif_synapses: str = parameter("current", one_of(*LIF_SYNAPSES))
+    lif_tau_m_ms: float = parameter(20.0, positive)
+    lif_refractory_ms: float = parameter(2.0, non_negative)
+    lif_sigma: float = parameter(0.3, positive)
+    signed: str = parameter("baseline", one_of(*SIGNED_CARRIAGES))
+    tau_syn_ms: float = parameter(10.0, positive)
+    tau_trace_ms: float = parameter(10.0, positive)
+    tau_mean_ms: float = parameter(1000.0, positive)
+    presentation_ms: float = parameter(100.0, positive)
+    noise_drive: float = parameter(1.0, non_negative)
     dale: bool = False
-    dale_relay: str = "rate"
-    delay_forward_ms: float = 0.0
-    delay_feedback_ms: float = 0.0
-    delay_spread_ms: float = 0.0
-
-    def validate(self):
-        _one_of("circuit.neuron", self.neuron, NEURON_KINDS)
-        _one_of("circuit.noise_source", self.noise_source, NOISE_SOURCES)
-        _require(self.tau_ms > 0, "circuit.tau_ms", "must be > 0", self.tau_ms)
-        _require(self.dt_ms > 0, "circuit.dt_ms", "must be > 0", self.dt_ms)
-        _require(self.settle_steps >= 0, "circuit.settle_steps", "must be >= 0 (0 = automatic)",
-                 self.settle_steps)
-        _one_of("circuit.lif_synapses", self.lif_synapses, LIF_SYNAPSES)
-        _one_of("circuit.dale_relay", self.dale_relay, ("rate", "copy"))
-        for name in ("baseline_hz", "gain_hz", "tau_syn_ms", "tau_trace_ms", "tau_mean_ms",
-                     "presentation_ms", "lif_tau_m_ms", "lif_sigma"):
-            _require(getattr(self, name) > 0, f"circuit.{name}", "must be > 0",
-                     getattr(self, name))
-        for name in ("noise_drive", "delay_forward_ms", "delay_feedback_ms", "delay_spread_ms",
-                     "lif_refractory_ms"):
-            _require(getattr(self, name) >= 0, f"circuit.{name}", "must be >= 0",
-                     getattr(self, name))
-        _one_of("circuit.signed", self.signed, ("baseline",))
-        _require(self.neurons_per_unit >= 1, "circuit.neurons_per_unit", "must be >= 1",
-                 self.neurons_per_unit)
+    dale_relay: str = parameter("rate", one_of(*DALE_RELAYS))
+    delay_forward_ms: float = parameter(0.0, non_negative)
+    delay_feedback_ms: float = parameter(0.0, non_negative)
+    delay_spread_ms: float = parameter(0.0, non_negative)
 
 
 @dataclass(frozen=True)
-class CheckConfig:
-    """Bounds of ``mirrorlab check`` (the plausibility checks, ``sims/check.py``).
+class CheckConfig(Section):
+    """Bounds of ``mirrorlab check`` (the plausibility checks, ``analysis/plausibility.py``).
 
     ``steps``: engaged presentations of the brief run (0 = the config's whole run).
     ``max_rate_hz``: the firing rate of a rate unit whose activity r is 1 (Hz per unit
@@ -339,35 +281,19 @@ class CheckConfig:
     chance: the most frequent test class's share plus two of its standard errors).
     """
 
-    steps: int = 200
-    max_rate_hz: float = 100.0
-    rate_bounds_hz: list[float] = field(default_factory=lambda: [0.0, 200.0])
-    weight_bound: float = 10.0
-    dale_tolerance: float = 0.0
-    tau_range_ms: list[float] = field(default_factory=lambda: [1.0, 100.0])
-    settle_tolerance: float = 0.01
-    max_relative_update: float = 0.1
-    angle_threshold_deg: float = 20.0
-    min_accuracy: float = 0.0
-
-    def validate(self):
-        _require(self.steps >= 0, "check.steps", "must be >= 0 (0 = the whole run)", self.steps)
-        _require(self.max_rate_hz > 0, "check.max_rate_hz", "must be > 0", self.max_rate_hz)
-        for name in ("rate_bounds_hz", "tau_range_ms"):
-            low_high = getattr(self, name)
-            _require(len(low_high) == 2 and 0 <= low_high[0] < low_high[1], f"check.{name}",
-                     "must be [low, high] with 0 <= low < high", low_high)
-        _require(self.weight_bound > 0, "check.weight_bound", "must be > 0", self.weight_bound)
-        _require(0 <= self.dale_tolerance <= 1, "check.dale_tolerance", "must be in [0, 1]",
-                 self.dale_tolerance)
-        _require(self.settle_tolerance > 0, "check.settle_tolerance", "must be > 0",
-                 self.settle_tolerance)
-        _require(self.max_relative_update > 0, "check.max_relative_update", "must be > 0",
-                 self.max_relative_update)
-        _require(0 < self.angle_threshold_deg <= 180, "check.angle_threshold_deg",
-                 "must be in (0, 180]", self.angle_threshold_deg)
-        _require(0 <= self.min_accuracy <= 1, "check.min_accuracy",
-                 "must be in [0, 1] (0 = above chance)", self.min_accuracy)
+    section = "check"
+    steps: int = parameter(200, satisfies(lambda v: v >= 0, "must be >= 0 (0 = the whole run)"))
+    max_rate_hz: float = parameter(100.0, positive)
+    rate_bounds_hz: list[float] = parameter(lambda: [0.0, 200.0], LOW_HIGH)
+    weight_bound: float = parameter(10.0, positive)
+    dale_tolerance: float = parameter(0.0, unit_interval)
+    tau_range_ms: list[float] = parameter(lambda: [1.0, 100.0], LOW_HIGH)
+    settle_tolerance: float = parameter(0.01, positive)
+    max_relative_update: float = parameter(0.1, positive)
+    angle_threshold_deg: float = parameter(20.0, satisfies(lambda v: 0 < v <= 180,
+                                                           "must be in (0, 180]"))
+    min_accuracy: float = parameter(0.0, satisfies(lambda v: 0 <= v <= 1,
+                                                   "must be in [0, 1] (0 = above chance)"))
 
 
 @dataclass(frozen=True)
@@ -387,16 +313,16 @@ class Config:
         for section in dataclasses.fields(self):
             getattr(self, section.name).validate()
         if self.data.name == "teacher":
-            _require(self.data.teacher_sizes[0] == self.network.sizes[0]
-                     and self.data.teacher_sizes[-1] == self.network.sizes[-1],
-                     "network.sizes", "must start and end like data.teacher_sizes "
-                     f"{self.data.teacher_sizes}", self.network.sizes)
-        if RULES[self.rule.name].transports_weights:
+            require(self.data.teacher_sizes[0] == self.network.sizes[0]
+                    and self.data.teacher_sizes[-1] == self.network.sizes[-1],
+                    "network.sizes", "must start and end like data.teacher_sizes "
+                    f"{self.data.teacher_sizes}", self.network.sizes)
+        if self.rule.selected.transports_weights:
             for name in ("feedback_dale", "feedback_levels"):
                 value = getattr(self.constraints, name)
-                _require(not value, f"constraints.{name}",
-                         f"has no meaning with rule.name = {self.rule.name!r}, whose feedback is "
-                         "read from W (no feedback synapses of its own to constrain)", value)
+                require(not value, f"constraints.{name}",
+                        f"has no meaning with rule.name = {self.rule.name!r}, whose feedback is "
+                        "read from W (no feedback synapses of its own to constrain)", value)
         return self
 
     def replace(self, **dotted: Any) -> "Config":
@@ -421,25 +347,25 @@ def _convert(where: str, value: Any, kind: Any) -> Any:
     """Check ``value`` against the annotation ``kind`` (int, float, str, bool, list[int],
     or a section dataclass) and return it converted (ints are accepted as floats)."""
     if dataclasses.is_dataclass(kind):
-        _require(isinstance(value, dict), where, "must be a table", value)
+        require(isinstance(value, dict), where, "must be a table", value)
         return _build_section(where, kind, value)
     origin = typing.get_origin(kind)
     if origin is list:
         (item_kind,) = typing.get_args(kind)
-        _require(isinstance(value, list), where, "must be a list", value)
+        require(isinstance(value, list), where, "must be a list", value)
         return [_convert(f"{where}[{i}]", v, item_kind) for i, v in enumerate(value)]
     if kind is bool:
-        _require(isinstance(value, bool), where, "must be true or false", value)
+        require(isinstance(value, bool), where, "must be true or false", value)
     elif kind is int:
-        _require(isinstance(value, int) and not isinstance(value, bool), where,
-                 "must be an integer", value)
+        require(isinstance(value, int) and not isinstance(value, bool), where,
+                "must be an integer", value)
     elif kind is float:
-        _require(isinstance(value, (int, float)) and not isinstance(value, bool), where,
-                 "must be a number", value)
-        _require(math.isfinite(value), where, "must be finite", value)
+        require(isinstance(value, (int, float)) and not isinstance(value, bool), where,
+                "must be a number", value)
+        require(math.isfinite(value), where, "must be finite", value)
         return float(value)
     elif kind is str:
-        _require(isinstance(value, str), where, "must be a string", value)
+        require(isinstance(value, str), where, "must be a string", value)
     return value
 
 
@@ -461,7 +387,11 @@ def from_dict(tree: dict) -> Config:
     for name, table in tree.items():
         if name not in hints:
             raise ConfigError(f"[{name}]: unknown section; allowed: {', '.join(hints)}")
-        sections[name] = _convert(name, table, hints[name])
+        if hints[name] is RuleConfig:
+            require(isinstance(table, dict), name, "must be a table", table)
+            sections[name] = RuleConfig.from_table(table)
+        else:
+            sections[name] = _convert(name, table, hints[name])
     return Config(**sections).validate()
 
 
@@ -477,7 +407,7 @@ def _read_layers(path: Path, seen: tuple = ()) -> dict:
     base = tree.pop("base", None)
     if base is None:
         return tree
-    _require(isinstance(base, str), f"{path}: base", "must be a path string", base)
+    require(isinstance(base, str), f"{path}: base", "must be a path string", base)
     merged = _read_layers(path.parent / base, seen + (path.resolve(),))
     return _merge(merged, tree)
 
@@ -499,28 +429,15 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
 
 
 def to_dict(config: Config) -> dict:
-    return dataclasses.asdict(config)
+    """The config as nested dicts of plain values (what TOML holds)."""
+    tree = {}
+    for f in dataclasses.fields(config):
+        section = getattr(config, f.name)
+        tree[f.name] = (section.as_table() if isinstance(section, RuleConfig)
+                        else dataclasses.asdict(section))
+    return tree
 
 
 def to_toml(config: Config) -> str:
     """The fully resolved config as TOML text (what a results folder stores)."""
     return tomli_w.dumps(to_dict(config))
-
-
-# --- from config to model objects -----------------------------------------------------
-
-def make_rule(rule: RuleConfig):
-    """The rule object that ``rule.name`` selects, with its parameters."""
-    if rule.name == "wm":
-        wm = rule.wm
-        return RULES["wm"](lr=wm.lr, decay=wm.decay, noise=NoiseSource(wm.noise, wm.sigma),
-                           target_std=wm.target_std, scale=wm.scale)
-    params = getattr(rule, rule.name, None)
-    return RULES[rule.name](**dataclasses.asdict(params)) if params else RULES[rule.name]()
-
-
-def make_constraints(constraints: ConstraintsConfig) -> FeedbackConstraints:
-    """The feedback constraints that ``[constraints]`` describes."""
-    return FeedbackConstraints(dale=constraints.feedback_dale,
-                               excitatory_fraction=constraints.feedback_excitatory_fraction,
-                               levels=constraints.feedback_levels)

@@ -37,7 +37,7 @@ class Device:
     build_dir : str or Path, optional
         Standalone project folder (one per device: a cpp and a cuda build must never
         share a folder). :func:`activate` needs one for cpp and cuda;
-        :func:`sims.circuit_run.run_circuit` makes a temporary one if it is None.
+        :func:`mirrorlab.sims.runs.compiled.run_circuit` makes a temporary one if it is None.
     threads : int
         OpenMP threads for cpp_standalone (0 = Brian2's default, one thread).
     gpu_id : int

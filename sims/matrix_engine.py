@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models.constraints import FeedbackConstraints, project_dale
+from ..models.schedule import ENGAGED, MIRROR_SCHEMES
 from ..models.rules.base import Rule
 from ..models.transfer import Transfer
-from .schedule import ENGAGED
 
 Array = np.ndarray
 
@@ -25,10 +25,11 @@ class DivergenceError(FloatingPointError):
 
 @dataclass
 class Network:
-    """Forward weights and biases, the rule's feedback state, optimiser velocity.
+    """Forward weights and biases, the rule's feedback state, optimiser velocities.
 
     ``feedback_signs[l]`` (one +1/-1 per column of ``B[l]``) are the fixed signs
     of the feedback neurons under Dale's principle; None = no sign constraint.
+    Empty velocity lists start at zero (:class:`MatrixEngine` fills them).
     """
 
     W: list[Array]
@@ -37,6 +38,7 @@ class Network:
     velocity_W: list[Array] = field(default_factory=list)
     velocity_b: list[Array] = field(default_factory=list)
     feedback_signs: list[Array] | None = None
+    velocity_B: list[Array] = field(default_factory=list)
 
     @property
     def sizes(self) -> list[int]:
@@ -89,10 +91,14 @@ class MatrixEngine:
         self.constraints = constraints or FeedbackConstraints()
         self.transfers = [hidden] * (len(net.W) - 1) + [output]
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
-        if mirror_scheme not in ("alternating", "simultaneous"):
+        if mirror_scheme not in MIRROR_SCHEMES:
             raise ValueError(f"mirror_scheme: must be 'alternating' or 'simultaneous' "
                              f"(got {mirror_scheme!r})")
         self.mirror_scheme = mirror_scheme
+        for velocities, weights in ((net.velocity_W, net.W), (net.velocity_b, net.b),
+                                    (net.velocity_B, net.B)):
+            if not velocities:
+                velocities.extend(np.zeros_like(w) for w in weights)
 
     # --- the two passes ---------------------------------------------------------------
 
@@ -135,29 +141,38 @@ class MatrixEngine:
     # --- the two phases ---------------------------------------------------------------
 
     def engaged_step(self, x: Array, y: Array) -> float:
-        """One task-learning batch: W (and B where the rule says) learn. Returns the loss."""
-        net = self.net
+        """One task-learning batch: W (and B where the rule says) learn. Returns the loss.
+
+        W's gradient is ``delta_l^T x_{l-1} / batch`` plus weight decay; B's comes from
+        the rule (:meth:`Rule.engaged_gradient`), given only that Hebbian product of the
+        signals at its synapses, plus weight decay of B's own value; each has its own
+        momentum. B never sees W here.
+        """
+        net, rule = self.net, self.rule
         net_inputs, activities = self.forward(x)
         deltas = self.backward(net_inputs, y)
         batch = x.shape[0]
         for l, (delta, pre) in enumerate(zip(deltas, activities[:-1])):
-            grad_W = delta.T @ pre / batch + self.weight_decay * net.W[l]
+            hebbian = delta.T @ pre / batch
+            grad_W = hebbian + self.weight_decay * net.W[l]
             grad_b = delta.mean(axis=0)
             net.velocity_W[l] = self.momentum * net.velocity_W[l] + grad_W
             net.velocity_b[l] = self.momentum * net.velocity_b[l] + grad_b
-            step_W = self.lr * net.velocity_W[l]
-            dB = self.rule.engaged_update(net.W[l], net.B[l], step_W)
-            net.W[l] = net.W[l] - step_W - self.rule.forward_decay * net.W[l]
-            net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
-            if dB is not None:
+            grad_B = rule.engaged_gradient(net.B[l], hebbian.T)
+            if grad_B is not None:
+                net.velocity_B[l] = (self.momentum * net.velocity_B[l] + grad_B
+                                     + self.weight_decay * net.B[l])
+                dB = -(self.lr * net.velocity_B[l]) - rule.engaged_decay * net.B[l]
                 net.B[l] = self._constrain(l, net.B[l] + dB)
+            net.W[l] = net.W[l] - self.lr * net.velocity_W[l] - rule.forward_decay * net.W[l]
+            net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
         return self.loss.value(net_inputs[-1], y)
 
     def mirror_step(self, noise: list[Array]) -> None:
         """One mirror batch: B learns from noise, W is frozen.
 
         ``noise[l]`` is ``(batch, n_l)`` for l = 0..L-1 (see
-        ``schedule.draw_mirror_noise``).
+        :func:`~mirrorlab.models.schedule.draw_mirror_noise`).
 
         - ``alternating``: each layer is mirrored on its own: its input carries
           only ``noise[l]``, its output is driven by W alone. Unbiased.

@@ -3,7 +3,7 @@
 The run grid is a list of :class:`Task` s, each a results folder and the fully
 resolved config to run into it. :func:`run_tasks` sends them to a
 ``dask.distributed`` client, where :func:`execute` runs each through
-:func:`mirrorlab.sims.engines.run` (so the engine follows
+:func:`mirrorlab.sims.runs.run` (so the engine follows
 ``experiment.engine``). Every run writes its own folder:
 
 ``run_dir/``
@@ -169,10 +169,10 @@ def execute(run_dir: str | Path, config: Config, runner: Callable | None = None)
     """Run one task where it lands (a Dask worker); never raises for a failed run.
 
     ``runner(config, run_dir, progress=False)`` defaults to
-    :func:`mirrorlab.sims.engines.run`. Returns ``{"status", "error"}``.
+    :func:`mirrorlab.sims.runs.run`. Returns ``{"status", "error"}``.
     """
     if runner is None:
-        from .engines import run as runner
+        from .runs import run as runner
     run_dir = Path(run_dir)
     attempt = {"host": socket.gethostname(), "pid": os.getpid()}
     _log(run_dir, {**attempt, "time": _now(), "event": "start"})

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from mirrorlab.models.transfer import get_transfer
-from mirrorlab.sims.check import (CHECKS, brief_run, check_plausibility, check_weights_bounded,
-                                  check_weights_finite, mixed_sign_fraction, relative_updates,
-                                  run_checks, spiking_rates_hz)
+from mirrorlab.analysis.plausibility import (CHECKS, check_weights_bounded,
+                                             check_weights_finite, mixed_sign_fraction)
+from mirrorlab.sims.check import brief_run, check_plausibility, run_checks
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import ConfigError, from_dict, load_config
-from mirrorlab.sims.train import load_config_data
+from mirrorlab.sims.runs.common import load_config_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,7 +136,7 @@ def test_rates_are_the_settled_values_that_plasticity_reads(config_file):
     x = run.circuit.presentations.stimulus[0]
     expected = get_transfer("sigmoid").phi(W1 @ x + b1)
     np.testing.assert_allclose(run.activity["forward_1"]["r"][0], expected, rtol=1e-12)
-    updates = relative_updates(run)
+    updates = run.readout.relative_updates
     for l, (before, after) in enumerate(zip(run.initial[0], run.final[0]), 1):
         change = np.linalg.norm(after - before)
         norm = min(np.linalg.norm(before), np.linalg.norm(after))
@@ -249,7 +249,7 @@ def test_spiking_weight_mirror_rates_come_from_spikes(tmp_path):
     assert dale["status"] == "fail" and dale["evidence"]["group_sign"]["W_1"] == "mixed"
     assert set(dale["evidence"]["mixed_sign_fraction"]) == {"W_1", "W_2", "B_1", "B_2"}
     # rates: every spike counted once, per neuron (pool) and presentation time
-    rates, T_s = spiking_rates_hz(run), 0.020
+    rates, T_s = run.readout.rates_hz, 0.020
     assert set(rates) == {"forward_0", "forward_1", "forward_2", "feedback_1", "feedback_2",
                           "target"}
     for name, spikes in run.spikes.items():

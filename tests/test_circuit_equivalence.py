@@ -11,12 +11,13 @@ import pytest
 from brian2 import prefs
 
 from mirrorlab.analysis.metrics import norm_ratios, weight_angles
-from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
+from mirrorlab.sims.runs.circuit import plan_from_config
+from mirrorlab.sims.runs.compiled import run_circuit
 from mirrorlab.sims.devices import Device
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine, Network
-from mirrorlab.sims.schedule import ENGAGED, MIRROR, Event
+from mirrorlab.models.schedule import ENGAGED, MIRROR, Event
 
 TOLERANCE = 1e-6  # relative error of every W, b and B after the run
 

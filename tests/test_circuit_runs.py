@@ -8,8 +8,9 @@ from mirrorlab.sims import results
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import load_config
 from mirrorlab.circuits import presentations
-from mirrorlab.sims.circuit_run import plan_from_config
-from mirrorlab.sims.train import load_config_data, run_matrix
+from mirrorlab.sims.runs.circuit import plan_from_config
+from mirrorlab.sims.runs.common import load_config_data
+from mirrorlab.sims.runs.matrix import run_matrix
 
 CONFIG = """
 base = "{root}/configs/digits_mlp.toml"

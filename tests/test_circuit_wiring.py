@@ -5,19 +5,19 @@ import numpy as np
 import pytest
 from brian2 import Equations, Network, NeuronGroup, Synapses, ms
 
-from mirrorlab.circuits import CircuitSpec, build, locality_audit, presentations, spec_from_config
+from mirrorlab.circuits import CircuitSpec, build, locality_audit, presentations
 from mirrorlab.circuits import equations as E
-from mirrorlab.circuits import learning
 from mirrorlab.models.losses import get_loss
 from mirrorlab.models.rules import KolenPollack, SignSymmetry, WeightMirror
 from mirrorlab.models.transfer import TRANSFERS, get_transfer
 from mirrorlab.sims import results
-from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
+from mirrorlab.sims.runs.circuit import plan_from_config, spec_from_config
+from mirrorlab.sims.runs.compiled import run_circuit
 from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine
-from mirrorlab.sims.schedule import ENGAGED, MIRROR, Event
-from mirrorlab.sims.train import build_engine, run_matrix
+from mirrorlab.models.schedule import ENGAGED, MIRROR, Event
+from mirrorlab.sims.runs.matrix import build_engine, run_matrix
 
 
 pytestmark = pytest.mark.usefixtures("fresh_brian2")
@@ -201,9 +201,9 @@ def test_transporting_circuits_are_reported_for_weight_transport(rule, data):
 
 def test_audit_catches_plasticity_reading_a_signal_its_neurons_lack(data, monkeypatch):
     broken = dataclasses.replace(
-        learning.weight_mirror(built("wm", data)[1].spec),
+        WeightMirror().rate_plasticity(0.1),
         update="w += was_mirror(t, layer) * (eta * I_ff_post * r_drive_pre - decay * w)")
-    monkeypatch.setitem(learning.FEEDBACK_LEARNING, WeightMirror, lambda spec: broken)
+    monkeypatch.setattr(WeightMirror, "rate_plasticity", lambda self, lr: broken)
     circuit, _ = built("wm", data)
     assert {(v.synapses, v.identifier) for v in locality_audit(circuit)} == {
         ("B_1", "I_ff_post"), ("B_2", "I_ff_post"), ("B_3", "I_ff_post")}

@@ -3,8 +3,7 @@ import math
 
 import pytest
 
-from mirrorlab.sims.config import (Config, ConfigError, from_dict, load_config, make_rule,
-                                   to_dict, to_toml)
+from mirrorlab.sims.config import Config, ConfigError, from_dict, load_config, to_dict, to_toml
 
 # One bad field per section: (section table, message fragment naming the field).
 BAD_FIELDS = [
@@ -100,10 +99,10 @@ def test_make_rule_passes_parameters(name):
     tree["rule"]["name"] = name
     tree["rule"]["wm"]["sigma"] = 0.7
     tree["rule"]["kp"]["decay"] = 0.02
-    rule = make_rule(from_dict(tree).rule)
+    rule = from_dict(tree).rule.selected
     assert rule.name == name
     if name == "wm":
-        assert rule.noise.sigma == 0.7
+        assert rule.mirror_noise.sigma == 0.7
     if name == "kp":
         assert rule.forward_decay == 0.02
 

@@ -7,7 +7,8 @@ from mirrorlab.models.constraints import FeedbackConstraints, dale_signs, projec
 from mirrorlab.sims import results
 from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.matrix_engine import MatrixEngine, init_network
-from mirrorlab.sims.train import Streams, build_engine, run_matrix
+from mirrorlab.sims.runs.common import Streams
+from mirrorlab.sims.runs.matrix import build_engine, run_matrix
 
 SMALL = {"data.n_train": 120, "data.n_test": 60, "training.epochs": 2,
          "training.batch_size": 20, "schedule.initial_mirror_batches": 3}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.engines import run
+from mirrorlab.sims.runs import run
 
 CONFIG = Path(__file__).parents[1] / "configs" / "digits_wm_circuit.toml"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.train import run_matrix
+from mirrorlab.sims.runs.matrix import run_matrix
 
 CONFIG = Path(__file__).parents[1] / "configs" / "digits_mlp.toml"
 SEEDS = (0, 1, 2)

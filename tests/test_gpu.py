@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from mirrorlab.sims import devices
-from mirrorlab.sims.circuit_run import generate_circuit, plan_from_config, run_circuit
+from mirrorlab.sims.runs.compiled import generate_circuit, run_circuit
+from mirrorlab.sims.runs.circuit import plan_from_config
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.data import load_dataset
@@ -111,7 +112,7 @@ def test_spiking_circuit_generates_cuda_sources_without_a_gpu(neuron, tmp_path):
     pytest.importorskip("brian2cuda")
     from pathlib import Path
     from mirrorlab.sims.config import load_config
-    from mirrorlab.sims.train import load_config_data
+    from mirrorlab.sims.runs.common import load_config_data
     root = Path(__file__).resolve().parents[1]
     spiking = load_config(root / "configs" / "spiking_teacher_wm.toml", **{
         "data.teacher_sizes": [4, 5, 3], "network.sizes": [4, 6, 3], "data.n_train": 3,

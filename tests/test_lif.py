@@ -8,6 +8,7 @@ from brian2 import Clock, Hz, Network, NeuronGroup, SpikeMonitor, ms, second
 
 from mirrorlab.circuits import equations as E
 from mirrorlab.circuits import spiking as S
+from mirrorlab.circuits import spiking_equations as SE
 from mirrorlab.models.lif import LIFNeuron, firing_rate, rate_coding
 
 DT = 0.5 * ms
@@ -23,8 +24,8 @@ def lif_spec(synapses: str, pool: int = 20) -> SimpleNamespace:
 
 def lif_units(spec, values: np.ndarray, clock: Clock):
     """Unit population holding ``values`` (fixed v) and its LIF members, parameters set."""
-    units = NeuronGroup(len(values), E.code("v : 1", S.COUNTING_UNIT, S.OWN_TRACE),
-                        threshold=S.COUNTING_THRESHOLD, reset=S.OWN_SPIKE, method="exact",
+    units = NeuronGroup(len(values), E.code("v : 1", SE.COUNTING_UNIT, SE.OWN_TRACE),
+                        threshold=SE.COUNTING_THRESHOLD, reset=SE.OWN_SPIKE, method="exact",
                         clock=clock, name="units")
     units.baseline, units.gain, units.pool = BASELINE * Hz, GAIN * Hz, spec.spiking.pool
     units.tau_trace = 10 * ms
@@ -109,7 +110,7 @@ def test_lif_rejects_what_it_cannot_do():
 
 def test_config_builds_lif_units_and_refuses_what_they_cannot_do(tmp_path):
     from pathlib import Path
-    from mirrorlab.circuits.spec import spec_from_config
+    from mirrorlab.sims.runs.circuit import spec_from_config
     from mirrorlab.sims.config import load_config
     teacher = Path(__file__).resolve().parents[1] / "configs" / "spiking_teacher_wm.toml"
     spec = spec_from_config(load_config(teacher, **{"circuit.neuron": "lif",

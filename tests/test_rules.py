@@ -4,11 +4,10 @@ import pytest
 
 from mirrorlab.analysis.metrics import angle_deg
 from mirrorlab.models.losses import get_loss
-from mirrorlab.models.noise import NoiseSource
 from mirrorlab.models.rules import RULES, KolenPollack, SignSymmetry, WeightMirror
 from mirrorlab.models.transfer import get_transfer
 from mirrorlab.sims.matrix_engine import MatrixEngine, init_network
-from mirrorlab.sims.schedule import draw_mirror_noise
+from mirrorlab.models.schedule import draw_mirror_noise
 
 
 def make_engine(rule, sizes=(8, 6, 4), hidden="linear", loss="mse", lr=0.05, seed=0, **kw):
@@ -24,11 +23,11 @@ def test_weight_mirror_linear_layer_reaches_theory():
     # its sampling jitter is ~1 degree here (3.5 degrees with decay = 0.05), and
     # 2000 steps shrink the initial B by (1 - decay)^2000 ~ 4e-5.
     sigma, lr, decay = 0.5, 0.002, 0.005
-    rule = WeightMirror(lr=lr, decay=decay, noise=NoiseSource("gaussian", sigma))
+    rule = WeightMirror(lr=lr, decay=decay, noise="gaussian", sigma=sigma)
     engine = make_engine(rule, sizes=(30, 20, 10))
     rng = np.random.default_rng(1)
     for _ in range(2000):
-        engine.mirror_step(draw_mirror_noise(rng, rule.noise, engine.net.sizes, batch=200))
+        engine.mirror_step(draw_mirror_noise(rng, rule.mirror_noise, engine.net.sizes, batch=200))
     c = lr * sigma**2 / decay
     for W, B in zip(engine.net.W, engine.net.B):
         assert angle_deg(B, W.T) < 2.0
@@ -39,11 +38,11 @@ def test_weight_mirror_linear_layer_reaches_theory():
 def test_weight_mirror_uniform_noise_same_fixed_point():
     """Uniform noise of the same variance gives the same c (only sigma^2 matters)."""
     sigma, lr, decay = 1.0, 0.01, 0.02
-    rule = WeightMirror(lr=lr, decay=decay, noise=NoiseSource("uniform", sigma))
+    rule = WeightMirror(lr=lr, decay=decay, noise="uniform", sigma=sigma)
     engine = make_engine(rule, sizes=(20, 10))
     rng = np.random.default_rng(2)
     for _ in range(800):
-        engine.mirror_step(draw_mirror_noise(rng, rule.noise, engine.net.sizes, batch=200))
+        engine.mirror_step(draw_mirror_noise(rng, rule.mirror_noise, engine.net.sizes, batch=200))
     W, B = engine.net.W[0], engine.net.B[0]
     assert np.sum(B * W.T) / np.sum(W * W) == pytest.approx(lr * sigma**2 / decay, rel=0.05)
 
@@ -52,11 +51,11 @@ def test_weight_mirror_sigmoid_layer_matches_steins_lemma():
     """Nonlinear layer, gaussian noise: E[xi phi(W xi + b)^T] = sigma^2 W^T diag(E phi'),
     so B keeps W^T's signs and is column-wise rescaled."""
     sigma, lr, decay = 1.0, 0.002, 0.005
-    rule = WeightMirror(lr=lr, decay=decay, noise=NoiseSource("gaussian", sigma))
+    rule = WeightMirror(lr=lr, decay=decay, noise="gaussian", sigma=sigma)
     engine = make_engine(rule, sizes=(30, 20, 10), hidden="sigmoid")
     rng = np.random.default_rng(3)
     for _ in range(2000):
-        engine.mirror_step(draw_mirror_noise(rng, rule.noise, engine.net.sizes, batch=200))
+        engine.mirror_step(draw_mirror_noise(rng, rule.mirror_noise, engine.net.sizes, batch=200))
     W, b, B = engine.net.W[0], engine.net.b[0], engine.net.B[0]
     xi = np.random.default_rng(9).normal(0, sigma, size=(100_000, 30))
     mean_slope = get_transfer("sigmoid").dphi(xi @ W.T + b).mean(axis=0)
@@ -71,7 +70,7 @@ def test_weight_mirror_sigmoid_layer_matches_steins_lemma():
 def test_weight_mirror_growth_control_sets_output_std():
     rule = WeightMirror(lr=0.5, decay=0.0, target_std=0.3)
     engine = make_engine(rule, sizes=(12, 7))
-    engine.mirror_step(draw_mirror_noise(np.random.default_rng(0), rule.noise, [12, 7], 16))
+    engine.mirror_step(draw_mirror_noise(np.random.default_rng(0), rule.mirror_noise, [12, 7], 16))
     B = engine.net.B[0]
     assert np.linalg.norm(B) / np.sqrt(B.shape[0]) == pytest.approx(0.3)
 
@@ -81,7 +80,7 @@ def test_simultaneous_mirror_differs_from_alternating():
     rule = WeightMirror(lr=0.05, decay=0.1)
     a = make_engine(rule, hidden="sigmoid", mirror_scheme="alternating")
     s = make_engine(rule, hidden="sigmoid", mirror_scheme="simultaneous")
-    noise = draw_mirror_noise(np.random.default_rng(0), rule.noise, a.net.sizes, 32)
+    noise = draw_mirror_noise(np.random.default_rng(0), rule.mirror_noise, a.net.sizes, 32)
     a.mirror_step(noise)
     s.mirror_step(noise)
     np.testing.assert_allclose(a.net.B[0], s.net.B[0])    # bottom layer: same input
@@ -172,5 +171,5 @@ def test_every_rule_learns_a_linear_teacher(name):
     for _ in range(400):
         engine.engaged_step(x, y)
         if engine.rule.uses_mirror_phase:
-            engine.mirror_step(draw_mirror_noise(noise, engine.rule.noise, engine.net.sizes, 64))
+            engine.mirror_step(draw_mirror_noise(noise, engine.rule.mirror_noise, engine.net.sizes, 64))
     assert engine.loss.value(engine.forward(x)[0][-1], y) < 0.3 * first

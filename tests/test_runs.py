@@ -8,8 +8,8 @@ from mirrorlab.sims import results
 from mirrorlab.sims.cli import main
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.matrix_engine import DivergenceError, MatrixEngine
-from mirrorlab.sims.schedule import ENGAGED, MIRROR, phase_plan
-from mirrorlab.sims.train import run_matrix
+from mirrorlab.models.schedule import ENGAGED, MIRROR, phase_plan
+from mirrorlab.sims.runs.matrix import run_matrix
 
 SMALL = {"data.n_train": 120, "data.n_test": 60, "training.epochs": 2,
          "training.batch_size": 20, "training.checkpoint_every": 2}

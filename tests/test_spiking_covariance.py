@@ -5,10 +5,10 @@ import pytest
 from brian2 import Hz, ms, second
 
 from mirrorlab.circuits import CircuitSpec, Presentations, build
-from mirrorlab.circuits.spiking import covariance_gain, learning_time
+from mirrorlab.circuits.spiking import learning_time
+from mirrorlab.circuits.spiking_equations import covariance_gain
 from mirrorlab.circuits.spiking_spec import SpikingSpec
 from mirrorlab.models.losses import get_loss
-from mirrorlab.models.noise import NoiseSource
 from mirrorlab.models.rules import WeightMirror
 from mirrorlab.models.transfer import get_transfer
 from mirrorlab.sims import devices
@@ -52,7 +52,7 @@ def test_circuit_mirror_matches_the_covariance_expectation(tmp_path):
     eta = 1.0
     spec = CircuitSpec(sizes=(N, N), transfer=get_transfer("linear"),
                        output_transfer=get_transfer("linear"), loss=get_loss("mse"),
-                       rule=WeightMirror(lr=eta, decay=0.0, noise=NoiseSource("gaussian", 1.0)),
+                       rule=WeightMirror(lr=eta, decay=0.0, noise="gaussian", sigma=1.0),
                        lr=1e-3, neuron="poisson", dt=0.5 * ms, noise_source="brian",
                        spiking=spiking)
     rng = np.random.default_rng(3)
@@ -98,7 +98,8 @@ def test_covariance_rule_matches_its_analytic_expectation():
     from brian2 import NeuronGroup, Network, Synapses, TimedArray, defaultclock, prefs
     from brian2 import seed as brian2_seed
     from mirrorlab.circuits import equations as E
-    from mirrorlab.circuits import spiking as S
+    from mirrorlab.circuits import spiking_equations as SE
+    from mirrorlab.models.rules.wm import COVARIANCE_LEARNING
 
     prefs.codegen.target = "numpy"
     dt, baseline, gain = 0.5 * ms, 30 * Hz, 15 * Hz
@@ -109,25 +110,26 @@ def test_covariance_rule_matches_its_analytic_expectation():
     W = coupling(rng)
     # z_fwd and m_fwd of a neuron are its own fast and slow traces here (the circuit
     # copies them to the feedback partner through a one-to-one link).
-    own_traces = (S.PARTNER_SPIKE.replace("_post", "").replace("_pre", "") + "\n"
-                  + S.OWN_SPIKE)
-    P = NeuronGroup(N, E.code("v = 0 : 1", S.POISSON_RATE, S.OWN_TRACE, S.PARTNER_TRACES),
-                    threshold=S.POISSON_THRESHOLD, reset=own_traces, method="exact", dt=dt)
-    Q = NeuronGroup(N, E.code("v = I_ff : 1", S.POISSON_RATE, S.OWN_TRACE, S.PARTNER_TRACES,
-                              S.SYNAPTIC_TIME, S.FILTERED_INPUT.format(p="ff"),
+    own_traces = (SE.PARTNER_SPIKE.replace("_post", "").replace("_pre", "") + "\n"
+                  + SE.OWN_SPIKE)
+    P = NeuronGroup(N, E.code("v = 0 : 1", SE.POISSON_RATE, SE.OWN_TRACE, SE.PARTNER_TRACES),
+                    threshold=SE.POISSON_THRESHOLD, reset=own_traces, method="exact", dt=dt)
+    Q = NeuronGroup(N, E.code("v = I_ff : 1", SE.POISSON_RATE, SE.OWN_TRACE, SE.PARTNER_TRACES,
+                              SE.SYNAPTIC_TIME, SE.FILTERED_INPUT.format(p="ff"),
                               "I_ff = s_ff - base_ff : 1"),
-                    threshold=S.POISSON_THRESHOLD, reset=own_traces, method="exact", dt=dt)
-    forward = Synapses(P, Q, S.PROJECTION.format(weight="w", p="ff"),
-                       on_pre=S.PROJECTION_SPIKE.format(weight="w", p="ff"), dt=dt)
-    mirror = Synapses(Q, P, S.PROJECTION.format(weight="w", p="fb").replace(
-        "base_fb_post = w * baseline_pre / gain_pre : 1 (summed)", ""), dt=dt,
+                    threshold=SE.POISSON_THRESHOLD, reset=own_traces, method="exact", dt=dt)
+    forward = Synapses(P, Q, E.code(SE.PROJECTION.format(weight="w", p="ff"), SE.FORWARD_PLASTIC),
+                       on_pre=SE.PROJECTION_SPIKE.format(weight="w", p="ff"), dt=dt)
+    mirror = Synapses(Q, P, E.code(SE.PROJECTION.format(weight="w", p="fb").replace(
+        "base_fb_post = w * baseline_pre / gain_pre : 1 (summed)", ""),
+        E.shared_constants(("eta", "decay"), "1/second")), dt=dt,
         namespace={"mirror_now": TimedArray(np.r_[[[0.0, 0.0]], [[0.0, 1.0]]],
                                             dt=settle * second), "layer": 1})
     for syn in (forward, mirror):
         post, pre = np.indices((N, N))
         syn.connect(i=pre.ravel(), j=post.ravel())
     forward.w = W[forward.j[:], forward.i[:]]
-    mirror.run_regularly(S.COVARIANCE_LEARNING.format(weight="w", sign=1), when="start")
+    mirror.run_regularly(COVARIANCE_LEARNING.format(weight="w", sign=1), when="start")
     for group in (P, Q):
         group.baseline, group.gain, group.pool = baseline, gain, POOL
         group.tau_trace, group.tau_mean = tau_trace, tau_mean
@@ -140,7 +142,7 @@ def test_covariance_rule_matches_its_analytic_expectation():
     B = np.zeros((N, N))
     B[mirror.j[:], mirror.i[:]] = mirror.w[:]
     drive = B.T / learn    # time average of the rule's drive (eta = 1/s, no decay)
-    expected = S.covariance_gain(baseline, gain, tau_syn, tau_trace, tau_mean, dt, pool=POOL)
+    expected = SE.covariance_gain(baseline, gain, tau_syn, tau_trace, tau_mean, dt, pool=POOL)
     coupled = W != 0
     slope = np.sum(drive * W) / np.sum(W * W)
     se = np.std((drive - slope * W)[coupled]) / np.sqrt(np.sum(W * W))

@@ -7,6 +7,7 @@ from brian2 import Clock, Hz, Network, NeuronGroup, SpikeMonitor, Synapses, ms
 
 from mirrorlab.circuits import equations as E
 from mirrorlab.circuits import spiking as S
+from mirrorlab.circuits import spiking_equations as SE
 
 DT = 0.5 * ms
 
@@ -18,11 +19,11 @@ def test_copying_relay_repeats_its_partner_one_step_later(dale_relay):
     same number on average, at other times), which the same comparison tells apart."""
     clock = Clock(dt=DT)
     spec = SimpleNamespace(neuron="poisson", spiking=SimpleNamespace(dale_relay=dale_relay))
-    partner = NeuronGroup(8, E.code("v = 0 : 1", S.POISSON_RATE, S.OWN_TRACE),
-                          threshold=S.POISSON_THRESHOLD, reset=S.OWN_SPIKE, method="exact",
+    partner = NeuronGroup(8, E.code("v = 0 : 1", SE.POISSON_RATE, SE.OWN_TRACE),
+                          threshold=SE.POISSON_THRESHOLD, reset=SE.OWN_SPIKE, method="exact",
                           clock=clock, name="partner")
     relay = S._relay(spec, partner, "partner_inh", clock, traces=False)
-    link = Synapses(partner, relay, on_pre=S.COPY_SPIKE if dale_relay == "copy" else S.ERROR_SPIKE,
+    link = Synapses(partner, relay, on_pre=SE.COPY_SPIKE if dale_relay == "copy" else SE.ERROR_SPIKE,
                     clock=clock, name="partner_to_inh")
     link.connect(j="i")
     for group in (partner, relay):
@@ -53,9 +54,10 @@ def test_spiking_kolen_pollack_gives_W_and_B_the_same_updates(tmp_path):
     tau_trace): every update of B is that of W^T, so with equal decays W - B^T only
     shrinks by the decay, exactly (float rounding), however noisy the spikes."""
     from pathlib import Path
-    from mirrorlab.sims.circuit_run import plan_from_config, run_circuit
+    from mirrorlab.sims.runs.circuit import plan_from_config
+    from mirrorlab.sims.runs.compiled import run_circuit
     from mirrorlab.sims.config import load_config
-    from mirrorlab.sims.train import load_config_data
+    from mirrorlab.sims.runs.common import load_config_data
     from mirrorlab.sims.devices import Device
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "configs" / "spiking_teacher_wm.toml", **{

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from mirrorlab.sims.config import load_config
-from mirrorlab.sims.engines import run
-from mirrorlab.sims.schedule import ENGAGED, MIRROR, phase_plan
+from mirrorlab.sims.runs import run
+from mirrorlab.models.schedule import ENGAGED, MIRROR, phase_plan
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "spiking_teacher_wm.toml"
 

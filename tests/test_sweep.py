@@ -155,7 +155,7 @@ def fails_once(marker_dir, victim, how="raise"):
     """A runner that fails on purpose the first time it runs ``victim`` (a run folder name
     like "rule.name=kp/seed1"): raising, or killing its worker process outright."""
     def runner(config, run_dir, progress=False):
-        from mirrorlab.sims.engines import run
+        from mirrorlab.sims.runs import run
         marker = Path(marker_dir) / f"{how}-done"
         if str(run_dir).endswith(victim) and not marker.exists():
             marker.touch()

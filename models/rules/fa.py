@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..params import parameter, positive
 from .base import Rule, uniform_feedback
 
 
@@ -17,14 +18,15 @@ class FeedbackAlignment(Rule):
 
     Notes
     -----
-    ``B_l ~ scale * U(-1, 1) / sqrt(n_l)``, never changed.
+    ``B_l ~ scale * U(-1, 1) / sqrt(n_l)``, never changed (in circuits too: the B
+    synapse groups have no plasticity).
 
     References
     ----------
     Lillicrap, Cownden, Tweed & Akerman (2016), Nat. Commun. 7, 13276.
     """
 
-    scale: float = 1.0
+    scale: float = parameter(1.0, positive)
     name = "fa"
 
     def init_feedback(self, rng, W):

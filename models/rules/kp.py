@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Rule, uniform_feedback
+from ..params import fraction_below_one, parameter, positive
+from .base import Plasticity, Rule, uniform_feedback
+
+#: Rate circuits: B_l learns from the rate below (its postsynaptic side) and the error
+#: above (its presynaptic side), the transpose of W_l's update, in engaged presentations.
+HEBBIAN_FEEDBACK_LEARNING = "w += was_engaged(t) * (-eta * r_fwd_post * delta_pre - decay * w)"
+
+#: Spiking circuits: the same from the decoded traces, at every time step.
+SPIKING_HEBBIAN_FEEDBACK_LEARNING = ("{weight} += dt * engaged_now(t) * "
+                                     "(-{sign} * eta * x_fwd_post * own_pre - decay * {weight})")
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,8 @@ class KolenPollack(Rule):
     ``dW_l = -eta delta_l x_{l-1}^T - lambda W_l``. The update of ``B_l``
     uses only the activity below and the error above, both present at the
     feedback synapse. Subtracting, ``W_l - B_l^T`` shrinks as ``(1 - lambda)^t``:
-    the two pathways forget their initial difference.
+    the two pathways forget their initial difference. With momentum or weight decay,
+    B keeps its own velocity and decays by its own value, as W does: both stay local.
 
     References
     ----------
@@ -31,20 +41,26 @@ class KolenPollack(Rule):
     Tweed (2019), NeurIPS, arXiv:1904.05391.
     """
 
-    decay: float = 1e-4
-    scale: float = 1.0
+    decay: float = parameter(1e-4, fraction_below_one)
+    scale: float = parameter(1.0, positive)
     name = "kp"
-
-    def __post_init__(self):
-        if not 0.0 <= self.decay < 1.0:
-            raise ValueError(f"rule.kp.decay: must be in [0, 1) (got {self.decay})")
 
     @property
     def forward_decay(self) -> float:
         return self.decay
 
-    def engaged_update(self, W, B, step_W):
-        return -step_W.T - self.decay * B
+    @property
+    def engaged_decay(self) -> float:
+        return self.decay
+
+    def engaged_gradient(self, B, hebbian):
+        return hebbian
 
     def init_feedback(self, rng, W):
         return uniform_feedback(rng, W, self.scale)
+
+    def rate_plasticity(self, lr):
+        return Plasticity(HEBBIAN_FEEDBACK_LEARNING, {"eta": lr, "decay": self.decay})
+
+    def spiking_plasticity(self, lr):
+        return Plasticity(SPIKING_HEBBIAN_FEEDBACK_LEARNING, {"eta": lr, "decay": self.decay})

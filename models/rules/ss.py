@@ -5,9 +5,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Rule
+from ..params import one_of, parameter, positive
+from .base import Plasticity, Rule
 
 SIGN_SYMMETRY_MAGNITUDES = ("uniform", "random")
+
+#: Rate circuits: B_l delivers a fixed magnitude with the sign of a shadow of W_l^T that
+#: follows W_l's updates from local signals (Kolen-Pollack's update without decay); the
+#: weight transport is the shadow's initial value, W_l^T.
+SIGN_SYMMETRY_SYNAPSE = """
+    magnitude : 1 (constant)
+    shadow : 1
+    """
+SIGN_SYMMETRY_LEARNING = """
+    shadow += was_engaged(t) * (-eta * r_fwd_post * delta_pre)
+    w = magnitude * sign(shadow)
+    """
 
 
 @dataclass(frozen=True)
@@ -26,22 +39,17 @@ class SignSymmetry(Rule):
     -----
     ``B_l = M_l * sign(W_l^T)``, with ``M_l`` the fixed magnitudes (the state
     this rule keeps). The sign is still read from W at every step, so this
-    rule transports one bit per synapse.
+    rule transports one bit per synapse. No spiking form.
 
     References
     ----------
     Liao, Leibo & Poggio (2016), AAAI; Xiao, Chen, Liao & Poggio (2018), arXiv:1811.03567.
     """
 
-    scale: float = 1.0
-    magnitudes: str = "uniform"
+    scale: float = parameter(1.0, positive)
+    magnitudes: str = parameter("uniform", one_of(*SIGN_SYMMETRY_MAGNITUDES))
     name = "ss"
     transports_weights = True
-
-    def __post_init__(self):
-        if self.magnitudes not in SIGN_SYMMETRY_MAGNITUDES:
-            raise ValueError(f"rule.ss.magnitudes: must be one of "
-                             f"{', '.join(SIGN_SYMMETRY_MAGNITUDES)} (got {self.magnitudes!r})")
 
     def init_feedback(self, rng, W):
         n_post, n_pre = W.shape
@@ -53,3 +61,16 @@ class SignSymmetry(Rule):
 
     def feedback_weights(self, W, B):
         return B * np.sign(W.T)
+
+    def rate_plasticity(self, lr):
+        return Plasticity(SIGN_SYMMETRY_LEARNING, {"eta": lr, "decay": 0.0},
+                          SIGN_SYMMETRY_SYNAPSE, _shadow_of_forward)
+
+    def spiking_plasticity(self, lr):
+        return None
+
+
+def _shadow_of_forward(W: np.ndarray, B: np.ndarray) -> dict[str, np.ndarray]:
+    """Sign symmetry's synapses start with the magnitudes ``B``, a shadow copied from
+    ``W^T`` (the transport), and the delivered weight."""
+    return {"magnitude": B, "shadow": W.T, "w": B * np.sign(W.T)}

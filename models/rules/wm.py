@@ -1,12 +1,23 @@
 """Weight mirror: feedback learns W^T from noise in a separate mirror phase."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..noise import NoiseSource
-from .base import Rule, uniform_feedback
+from ..noise import NOISE_DISTRIBUTIONS, NoiseSource
+from ..params import fraction_below_one, non_negative, one_of, parameter, positive, require
+from .base import Plasticity, Rule, uniform_feedback
+
+#: Rate circuits: B_l learns from the noise-driven rates on its two sides, in the mirror
+#: presentations of its layer.
+WEIGHT_MIRROR_LEARNING = "w += was_mirror(t, layer) * (eta * r_fwd_post * r_drive_pre - decay * w)"
+
+#: Spiking circuits: the covariance of the fast spike traces of the two forward partners
+#: around their slow running means (no zero-mean input needed), at every time step.
+COVARIANCE_LEARNING = ("{weight} += dt * mirror_now(t, layer) * ({sign} * eta * "
+                       "(z_fwd_pre - m_fwd_pre) * (z_fwd_post - m_fwd_post) / (gain_pre * gain_post)"
+                       " - decay * {weight})")
 
 
 @dataclass(frozen=True)
@@ -19,13 +30,16 @@ class WeightMirror(Rule):
         Mirror learning rate ``eta_B``.
     decay : float
         Per-mirror-step weight decay ``lambda_B`` of B.
-    noise : NoiseSource
-        The zero-mean iid noise ``xi`` (distribution and ``sigma``) that drives
-        each layer's input during the mirror phase.
+    noise : {"gaussian", "uniform"}
+        Distribution of the zero-mean iid noise ``xi`` that drives each layer's input
+        during the mirror phase (see :class:`~mirrorlab.models.noise.NoiseSource`).
+    sigma : float
+        Its standard deviation (dimensionless rate units).
     target_std : float
         Growth control. If > 0, after each mirror update B is rescaled so that
         its output for unit-variance white input has standard deviation
         ``target_std``: ``||B_l||_F / sqrt(n_{l-1}) = target_std``. 0 = off.
+        Matrix engine only: the rescaling reads a whole synapse group's norm.
     scale : float
         Size of the random initial B relative to ``U(-1,1)/sqrt(n_l)``.
 
@@ -38,7 +52,9 @@ class WeightMirror(Rule):
     For a linear layer ``E[xi y^T] = sigma^2 W^T``, so B relaxes to
     ``c W_l^T`` with ``c = eta_B sigma^2 / lambda_B``. For a nonlinear layer and
     gaussian noise, Stein's lemma gives ``sigma^2 W^T diag(E[phi'])``: same
-    signs, column-wise rescaled.
+    signs, column-wise rescaled. Spiking circuits learn B from the covariance of spike
+    traces (``COVARIANCE_LEARNING``), whose expectation is ``W^T`` times a positive
+    constant for coupled Poisson neurons.
 
     References
     ----------
@@ -46,24 +62,21 @@ class WeightMirror(Rule):
     weight transport", NeurIPS, arXiv:1904.05391.
     """
 
-    lr: float = 0.05
-    decay: float = 0.5
-    noise: NoiseSource = field(default_factory=NoiseSource)
-    target_std: float = 0.0
-    scale: float = 1.0
+    lr: float = parameter(0.05, positive)
+    decay: float = parameter(0.5, fraction_below_one)
+    noise: str = parameter("gaussian", one_of(*NOISE_DISTRIBUTIONS))
+    sigma: float = parameter(1.0, positive)
+    target_std: float = parameter(0.0, non_negative)
+    scale: float = parameter(1.0, positive)
     name = "wm"
     uses_mirror_phase = True
 
-    def __post_init__(self):
-        if not self.lr > 0:
-            raise ValueError(f"rule.wm.lr: must be > 0 (got {self.lr})")
-        if not 0.0 <= self.decay < 1.0:
-            raise ValueError(f"rule.wm.decay: must be in [0, 1) (got {self.decay})")
-        if not self.target_std >= 0:
-            raise ValueError(f"rule.wm.target_std: must be >= 0 (got {self.target_std})")
-
     def init_feedback(self, rng, W):
         return uniform_feedback(rng, W, self.scale)
+
+    @property
+    def mirror_noise(self) -> NoiseSource:
+        return NoiseSource(self.noise, self.sigma)
 
     def mirror_update(self, B: np.ndarray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
         """``dB = eta_B <pre post^T> - lambda_B B`` for one mirror batch.
@@ -79,3 +92,16 @@ class WeightMirror(Rule):
             return B
         output_std = np.linalg.norm(B) / np.sqrt(B.shape[0])
         return B if output_std == 0 else B * (self.target_std / output_std)
+
+    def rate_plasticity(self, lr):
+        self._local_growth_only()
+        return Plasticity(WEIGHT_MIRROR_LEARNING, {"eta": self.lr, "decay": self.decay})
+
+    def spiking_plasticity(self, lr):
+        self._local_growth_only()
+        return Plasticity(COVARIANCE_LEARNING, {"eta": self.lr, "decay": self.decay})
+
+    def _local_growth_only(self) -> None:
+        require(self.target_std == 0, "rule.wm.target_std", "growth control rescales B by its "
+                "global norm, which is not local; circuits need target_std = 0",
+                self.target_std)

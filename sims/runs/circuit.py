@@ -1,6 +1,10 @@
 """Training runs of the Brian2 circuit engine, into the same results folder as the
 matrix engine's (``engine = "circuit"`` in ``metrics.json``).
 
+A config becomes a :class:`~mirrorlab.circuits.CircuitSpec` (:func:`spec_from_config`)
+and a :class:`RunPlan` drawn from the seed exactly as the matrix engine draws its run
+(:func:`plan_from_config`); :func:`~.compiled.run_circuit` runs it on the config's device.
+
 The circuit runs the whole schedule in one Brian2 run and records W, b and B
 every ``record_every`` presentations. Each snapshot becomes one history entry
 through :func:`sims.train.checkpoint`: alignment is measured on the recorded
@@ -9,19 +13,28 @@ define (what instantaneous neurons compute, and settled rate neurons approach).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from brian2 import Hz, ms
 
-from .circuit_run import plan_from_config, run_circuit
-from ..circuits.phases import presentations
-from . import results
-from .config import Config, to_toml
-from .devices import device_from_config
-from .data import Dataset
-from .schedule import ENGAGED
-from .train import _check_sizes, _final, _new_metrics, build_engine, checkpoint, \
-    load_config_data, steps_per_epoch
+from ...circuits import CircuitSpec, presentations
+from ...circuits.spiking_spec import SpikingSpec
+from ...models.lif import LIFNeuron
+from ...models.losses import get_loss
+from ...models.neurons import SPIKING_KINDS
+from ...models.schedule import ENGAGED, MIRROR, draw_mirror_noise, phase_plan, steps_per_epoch
+from ...models.transfer import get_transfer
+from .. import results
+from ..config import Config, ConfigError, to_toml
+from ..data import Dataset
+from ..devices import device_from_config
+from .common import Streams, check_sizes, checkpoint, final_of, load_config_data
+from .compiled import run_circuit
+from .matrix import build_engine, new_metrics
+
+Array = np.ndarray
 
 SNAPSHOTS = 40  # history entries over a run when training.checkpoint_every is 0
 
@@ -35,7 +48,7 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     circuit differs only in seed or numeric parameters reuses the standalone build.
     """
     data = data if data is not None else load_config_data(config)
-    _check_sizes(config, data)
+    check_sizes(config, data)
     folder = Path(out_dir) if out_dir is not None else None
     if folder is not None:
         results.write_text(folder / "config.toml", to_toml(config))
@@ -50,12 +63,12 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
                       feedback_signs=plan.feedback_signs, device=device, record_every=every,
                       seed=config.experiment.seed)
-    metrics = _new_metrics(config, data)
+    metrics = new_metrics(config, data)
     metrics.update(engine="circuit", device=run.device, neuron=config.circuit.neuron,
                    wall_time_s=run.wall_time_s, build_time_s=run.build_time_s,
                    schedule=_schedule_summary(table))
     metrics["history"] = _history(config, data, run, len(table))
-    metrics["final"] = _final(metrics["history"][-1])
+    metrics["final"] = final_of(metrics["history"][-1])
     metrics["complete"] = True
     if folder is not None:
         results.write_json(folder / "metrics.json", metrics)
@@ -68,6 +81,116 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
                 run.spikes, table, window, float(plan.spec.presentation_time)))
     return metrics
 
+
+# --- from a config to a circuit and its run ---------------------------------------------
+
+def spec_from_config(config) -> CircuitSpec:
+    """The :class:`CircuitSpec` a :class:`mirrorlab.sims.config.Config` describes.
+
+    Circuits present one sample at a time, so ``training.batch_size`` must be 1,
+    ``training.momentum`` and ``training.weight_decay`` 0, and
+    ``schedule.mirror_batch_size`` 0 or 1. Of ``[constraints]``, ``feedback_dale`` is
+    wired; ``feedback_levels`` is not (see the error it raises).
+    """
+    training, schedule, circuit = config.training, config.schedule, config.circuit
+    for where, value, ok, allowed in (
+            ("training.batch_size", training.batch_size, training.batch_size == 1, "must be 1"),
+            ("training.momentum", training.momentum, training.momentum == 0, "must be 0"),
+            ("training.weight_decay", training.weight_decay, training.weight_decay == 0,
+             "must be 0"),
+            ("schedule.mirror_batch_size", schedule.mirror_batch_size,
+             schedule.mirror_batch_size in (0, 1), "must be 0 or 1")):
+        if not ok:
+            raise ConfigError(f"{where}: {allowed} for circuits, which learn from one sample "
+                              f"(or one noise draw) per presentation (got {value!r})")
+    if config.constraints.feedback_levels:
+        raise ConfigError("constraints.feedback_levels: not in circuits: the level step "
+                          "follows mean|B| over a whole synapse group, which no single "
+                          "synapse sees; must be 0 for circuits (got "
+                          f"{config.constraints.feedback_levels!r})")
+    network = config.network
+    try:
+        return _spec(config, network, training, schedule, circuit)
+    except ValueError as err:   # name the config field, not the spec's
+        message = str(err)
+        for spec_field, config_field in CONFIG_FIELDS.items():
+            message = message.replace(f"CircuitSpec.{spec_field}:", f"{config_field}:")
+        message = message.replace("CircuitSpec.rule.", f"rule.{config.rule.name}.")
+        raise ConfigError(message) from None
+
+
+#: The config field behind each CircuitSpec field, for error messages.
+CONFIG_FIELDS = {"feedback_dale": "constraints.feedback_dale", "loss": "network.loss",
+                 "lr": "training.lr", "rule": "rule.name",
+                 "mirror_scheme": "schedule.mirror_scheme", "neuron": "circuit.neuron",
+                 "noise_source": "circuit.noise_source", "settle_steps": "circuit.settle_steps",
+                 "sizes": "network.sizes"}
+
+
+def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
+    return CircuitSpec(
+        sizes=tuple(network.sizes), transfer=get_transfer(network.transfer),
+        output_transfer=get_transfer(network.output_transfer),
+        loss=get_loss(network.loss, network.output_transfer), rule=config.rule.selected,
+        lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
+        mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
+        noise_source=circuit.noise_source, feedback_dale=config.constraints.feedback_dale,
+        spiking=_spiking(circuit))
+
+
+def _spiking(circuit) -> SpikingSpec | None:
+    """The spiking parameters of ``[circuit]``, if its neurons spike."""
+    if circuit.neuron not in SPIKING_KINDS:
+        return None
+    lif = LIFNeuron(tau_m=circuit.lif_tau_m_ms * 1e-3, refractory=circuit.lif_refractory_ms * 1e-3,
+                    sigma=circuit.lif_sigma, synapses=circuit.lif_synapses) \
+        if circuit.neuron == "lif" else None
+    return SpikingSpec(
+        baseline=circuit.baseline_hz * Hz, gain=circuit.gain_hz * Hz,
+        pool=circuit.neurons_per_unit, lif=lif, signed=circuit.signed,
+        tau_syn=circuit.tau_syn_ms * ms, tau_trace=circuit.tau_trace_ms * ms,
+        tau_mean=circuit.tau_mean_ms * ms, presentation=circuit.presentation_ms * ms,
+        noise_drive=circuit.noise_drive, dale=circuit.dale, dale_relay=circuit.dale_relay,
+        delay_forward=circuit.delay_forward_ms * ms,
+        delay_feedback=circuit.delay_feedback_ms * ms, delay_spread=circuit.delay_spread_ms * ms)
+
+
+@dataclass(frozen=True, eq=False)
+class RunPlan:
+    """What a circuit run of a config needs, drawn as :func:`~.matrix.run_matrix` draws it."""
+
+    spec: CircuitSpec
+    events: list
+    noise: list[list[Array]] | None
+    initial: tuple[list[Array], list[Array], list[Array]]
+    feedback_signs: list[Array] | None = None
+
+
+def plan_from_config(config, data) -> RunPlan:
+    """Spec, events, mirror noise and initial weights of ``config`` on ``data``.
+
+    Uses the seed's streams in the matrix engine's order (``Streams.from_seed``:
+    initial weights from ``init``, sample order from ``data``, mirror noise from
+    ``noise``, one ``draw_mirror_noise`` per mirror event), so a circuit run and
+    ``run_matrix`` of the same config see the same weights, samples and noise.
+    """
+
+    spec = spec_from_config(config)
+    streams = Streams.from_seed(config.experiment.seed)
+    net = build_engine(config, streams.init).net
+    sched = config.schedule
+    events = list(phase_plan(len(data.x_train), config.training.epochs, 1, streams.data,
+                             mirror=spec.rule.uses_mirror_phase,
+                             initial_mirror_batches=sched.initial_mirror_batches,
+                             mirror_every=sched.mirror_every, mirror_batches=sched.mirror_batches))
+    noise = None
+    if spec.rule.uses_mirror_phase and spec.noise_source == "replay":
+        noise = [draw_mirror_noise(streams.noise, spec.rule.mirror_noise, list(spec.sizes), 1)
+                 for event in events if event.phase == MIRROR]
+    return RunPlan(spec, events, noise, (net.W, net.b, net.B), net.feedback_signs)
+
+
+# --- what a run writes -----------------------------------------------------------------
 
 def activity_arrays(recording, table) -> dict[str, np.ndarray]:
     """What ``activity.npz`` holds: ``presentation`` (n,) the presentations whose settled

@@ -10,10 +10,12 @@ from typing import Iterator
 
 import numpy as np
 
-from ..models.noise import NoiseSource
+from .noise import NoiseSource
 
 ENGAGED = "engaged"
 MIRROR = "mirror"
+#: How the mirror phase injects noise: one layer at a time, or into every layer at once.
+MIRROR_SCHEMES = ("alternating", "simultaneous")
 
 
 @dataclass(frozen=True)

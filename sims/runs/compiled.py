@@ -14,15 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from brian2 import StateMonitor
 from brian2 import seed as brian2_seed
 
-from . import devices
-from .devices import Device
-from .schedule import MIRROR, draw_mirror_noise, phase_plan
-from .train import Streams, build_engine
-from ..circuits import Circuit, CircuitSpec, Presentations, build, presentations, spec_from_config
-from ..circuits.build import structure, synapse_matrices
+from ...circuits import Circuit, CircuitSpec, Presentations, circuit_class, presentations
+from ...circuits.monitors import (activity_monitors, activity_samples, bias_monitors,
+                                  weight_monitors, weight_snapshots)
+from .. import devices
+from ..devices import Device
 
 Array = np.ndarray
 
@@ -71,41 +69,6 @@ class CircuitRun:
     wall_time_s: float
     build_time_s: float = 0.0
     spikes: dict[str, dict] | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class RunPlan:
-    """What a circuit run of a config needs, drawn as :func:`sims.train.run_matrix` draws it."""
-
-    spec: CircuitSpec
-    events: list
-    noise: list[list[Array]] | None
-    initial: tuple[list[Array], list[Array], list[Array]]
-    feedback_signs: list[Array] | None = None
-
-
-def plan_from_config(config, data) -> RunPlan:
-    """Spec, events, mirror noise and initial weights of ``config`` on ``data``.
-
-    Uses the seed's streams in the matrix engine's order (``Streams.from_seed``:
-    initial weights from ``init``, sample order from ``data``, mirror noise from
-    ``noise``, one ``draw_mirror_noise`` per mirror event), so a circuit run and
-    ``run_matrix`` of the same config see the same weights, samples and noise.
-    """
-
-    spec = spec_from_config(config)
-    streams = Streams.from_seed(config.experiment.seed)
-    net = build_engine(config, streams.init).net
-    sched = config.schedule
-    events = list(phase_plan(len(data.x_train), config.training.epochs, 1, streams.data,
-                             mirror=spec.rule.uses_mirror_phase,
-                             initial_mirror_batches=sched.initial_mirror_batches,
-                             mirror_every=sched.mirror_every, mirror_batches=sched.mirror_batches))
-    noise = None
-    if spec.rule.uses_mirror_phase and spec.noise_source == "replay":
-        noise = [draw_mirror_noise(streams.noise, spec.rule.noise, list(spec.sizes), 1)
-                 for event in events if event.phase == MIRROR]
-    return RunPlan(spec, events, noise, (net.W, net.b, net.B), net.feedback_signs)
 
 
 def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
@@ -199,7 +162,7 @@ class CompiledCircuit:
     first run generates, compiles and runs the project; each later run executes the
     same binary with the new values as ``run_args`` (Brian2's
     ``device.run(run_args=...)``), which :meth:`Circuit.run_args` allows only for a
-    circuit of the same :func:`~mirrorlab.circuits.build.structure`.
+    circuit of the same :meth:`Circuit.structure`.
     """
 
     def __init__(self, spec: CircuitSpec, plan: Presentations, device: Device,
@@ -212,10 +175,12 @@ class CompiledCircuit:
         self.device, self.record_every = device, record_every
         devices.activate(device)
         self._activation = devices.activations()
-        self.circuit = build(spec, plan)
-        self.weight_monitors = _weight_monitors(self.circuit, record_every)
-        self.activity_monitors = _activity_monitors(self.circuit, record_every)
-        self.circuit.network.add(*self.weight_monitors, *self.activity_monitors)
+        self.circuit = circuit_class(spec).build(spec, plan)
+        self.weight_monitors = weight_monitors(self.circuit, record_every)
+        self.bias_monitors = bias_monitors(self.circuit, record_every)
+        self.activity_monitors = activity_monitors(self.circuit, record_every)
+        self.circuit.network.add(*self.weight_monitors, *self.bias_monitors,
+                                 *self.activity_monitors)
         self.seeded_at_run_time = devices.seed_at_run_time(device)
         if seed is not None and not self.seeded_at_run_time:
             brian2_seed(seed)
@@ -226,8 +191,9 @@ class CompiledCircuit:
         """Runs of equal key can share a build. Where Brian2 draws random numbers (its
         mirror noise, spikes), the seed is part of the code, except on cpp_standalone,
         whose binary takes it at run time (:func:`sims.devices.seed_at_run_time`)."""
-        random = spec.noise_source == "brian" or getattr(spec, "spiking", None) is not None
-        return (structure(spec, plan), device, record_every,
+        circuit = circuit_class(spec)
+        random = circuit.draws_random_numbers(spec)
+        return (circuit.structure(spec, plan), device, record_every,
                 seed if random and device.name != "cpp" else None)
 
     def matches(self, key: tuple) -> bool:
@@ -260,69 +226,30 @@ class CompiledCircuit:
             devices.rerun(self.device, circuit.run_args(spec, plan, initial, feedback_signs))
         self.runs += 1
         W, b, B = circuit.weights()
-        recording = (_recording(circuit, plan, self.weight_monitors, self.activity_monitors,
-                                self.record_every) if self.record_every else None)
-        spikes = _copied(circuit.activity()) if hasattr(circuit, "activity") else None
+        recording = self._recording(plan) if self.record_every else None
         return CircuitRun(W, b, B, recording, self.device.describe(),
-                          time.perf_counter() - started, build_time, spikes)
+                          time.perf_counter() - started, build_time,
+                          _copied(circuit.spikes()) or None)
+
+    def _recording(self, plan: Presentations) -> Recording:
+        """The snapshots of the last run (see :class:`Recording`)."""
+        circuit, every = self.circuit, self.record_every
+        matrices = weight_snapshots(circuit, self.weight_monitors)
+        L = circuit.spec.n_layers
+        W = [matrices[f"W_{l}"] for l in range(1, L + 1)]
+        done = np.arange(W[0].shape[0]) * every
+        biases = [np.asarray(monitor.b).T for monitor in self.bias_monitors]
+        samples = activity_samples(self.activity_monitors)
+        activity = {name: next(iter(variables.values()))[1:len(done)]   # sample 0 precedes all
+                    for name, variables in samples.items()}
+        return Recording(done, plan.engaged_steps[done], W, biases,
+                         [matrices[f"B_{l}"] for l in range(1, L + 1)], activity)
 
 
 # --- recording ----------------------------------------------------------------------------
-
-def _weight_monitors(circuit: Circuit, every: int) -> list[StateMonitor]:
-    """Monitors of every W, B and bias, sampling at the end of every ``every``-th
-    boundary step (ordered W_1..W_L, B_1..B_L, b_1..b_L)."""
-    if every == 0:
-        return []
-    interval = every * circuit.spec.presentation_time
-    weights = [StateMonitor(S, "w", record=np.arange(len(S.target) * len(S.source)),
-                            dt=interval, when="end", name=f"{S.name}_weights")
-               for S in circuit.W + circuit.B]
-    biases = [StateMonitor(G, "b", record=True, dt=interval, when="end",
-                           name=f"{G.name}_biases") for G in circuit.forward[1:]]
-    return weights + biases
-
-
-#: Activity is read at a boundary's ``start`` before anything there runs: the values
-#: the circuit settled to in the presentation that has just ended.
-ACTIVITY_ORDER = -1
-
-
-def _activity_monitors(circuit: Circuit, every: int) -> list[StateMonitor]:
-    """Monitors of the rate of every forward and the error of every feedback population
-    at every ``every``-th presentation boundary."""
-    if every == 0:
-        return []
-    interval = every * circuit.spec.presentation_time
-    return ([StateMonitor(G, "r", record=True, dt=interval, when="start",
-                          order=ACTIVITY_ORDER, name=f"{G.name}_activity")
-             for G in circuit.forward]
-            + [StateMonitor(G, "delta", record=True, dt=interval, when="start",
-                            order=ACTIVITY_ORDER, name=f"{G.name}_activity")
-               for G in circuit.feedback])
-
-
-def _recording(circuit: Circuit, plan: Presentations, weight_monitors: list[StateMonitor],
-               activity_monitors: list[StateMonitor], every: int) -> Recording:
-    n = len(circuit.W)
-    done = np.arange(weight_monitors[0].w.shape[1]) * every
-    matrices = [_snapshots(S, monitor)
-                for S, monitor in zip(circuit.W + circuit.B, weight_monitors)]
-    biases = [np.asarray(monitor.b).T for monitor in weight_monitors[2 * n:]]
-    activity = {}
-    for group, monitor in zip(circuit.forward + circuit.feedback, activity_monitors):
-        values = np.array(getattr(monitor, "r" if group in circuit.forward else "delta")).T
-        activity[group.name] = values[1:len(done)]  # the first sample precedes every presentation
-    return Recording(done, plan.engaged_steps[done], matrices[:n], biases, matrices[n:], activity)
-
 
 def _copied(spikes: dict[str, dict]) -> dict[str, dict]:
     """Spike arrays that outlive the circuit (a monitor's arrays may be views of memory
     that Brian2 frees with the circuit)."""
     return {name: {key: np.array(value) for key, value in population.items()}
             for name, population in spikes.items()}
-
-
-def _snapshots(S, monitor: StateMonitor) -> Array:
-    """(n_snapshots, n_post, n_pre) weights of ``S`` from its monitor."""
-    return synapse_matrices(S, np.asarray(monitor.w).T)

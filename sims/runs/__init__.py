@@ -1,25 +1,25 @@
-"""One entry point for a training run, whatever the engine.
+"""Training runs, whatever the engine: one entry point, :func:`run`.
 
-:func:`run` picks the engine that ``config.experiment.engine`` names and runs
-the config into a results folder. The CLI, sweeps and hypothesis tests all go
-through it, so a new engine (the Brian2 circuits) is one line in
-:data:`RUNNERS`: a function ``(config, out_dir, *, progress) -> metrics``
-that writes the results folder described in ``sims/results.py``.
+``config.experiment.engine`` picks the runner (:data:`RUNNERS`): the numpy matrix engine
+(:mod:`.matrix`) or a Brian2 circuit (:mod:`.circuit`, which builds and runs circuits on a
+device through :mod:`.compiled`). Each writes the results folder of ``sims/results.py``;
+what they share is in :mod:`.common`. The CLI, sweeps and hypothesis tests all go
+through :func:`run`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-from .config import Config, ConfigError
-from .train import run_matrix
+from ..config import Config, ConfigError
+from .matrix import run_matrix
 
 Runner = Callable[..., dict]
 
 
 def _run_circuit(config, out_dir=None, *, progress=True):
     # Imported on use: Brian2 takes seconds to import, and matrix runs never need it.
-    from .circuit_train import run_circuit_experiment
+    from .circuit import run_circuit_experiment
     return run_circuit_experiment(config, out_dir, progress=progress)
 
 
