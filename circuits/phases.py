@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.schedule import ENGAGED, MIRROR
+from ..models.schedule import ENGAGED, MIRROR, MIRROR_SCHEME
 
 Array = np.ndarray
 
@@ -95,6 +95,8 @@ def presentations(sizes, events, x_train: Array, y_train: Array,
     mirror_scheme : {"alternating", "simultaneous"}
     """
     L = len(sizes) - 1
+    MIRROR_SCHEME.check("mirror_scheme", mirror_scheme)
+    mirror_rows = MIRROR_ROWS[mirror_scheme]
     rows, draws = [], iter(mirror_noise) if mirror_noise is not None else None
     for event in events:
         if event.phase == ENGAGED:
@@ -104,14 +106,7 @@ def presentations(sizes, events, x_train: Array, y_train: Array,
             k = event.samples[0]
             rows.append(_engaged_row(sizes, x_train[k], y_train[k]))
         elif event.phase == MIRROR:
-            noise = _next_draw(draws, sizes)
-            if mirror_scheme == "alternating":
-                rows.extend(_mirror_layer_row(sizes, l, noise) for l in range(1, L + 1))
-            elif mirror_scheme == "simultaneous":
-                rows.append(_mirror_all_row(sizes, noise))
-            else:
-                raise ValueError(f"mirror_scheme: must be 'alternating' or 'simultaneous' "
-                                 f"(got {mirror_scheme!r})")
+            rows.extend(mirror_rows(sizes, _next_draw(draws, sizes)))
         else:
             raise ValueError(f"unknown event phase {event.phase!r}")
     if draws is not None and next(draws, None) is not None:
@@ -146,6 +141,11 @@ def _engaged_row(sizes, x: Array, y: Array) -> dict:
     return _row(sizes, stimulus=np.asarray(x, float), labels=np.asarray(y, float), engaged=1.0)
 
 
+def _mirror_layer_rows(sizes, noise: list[Array]) -> list[dict]:
+    """Alternating scheme: one presentation per weight layer l = 1 .. L."""
+    return [_mirror_layer_row(sizes, l, noise) for l in range(1, len(sizes))]
+
+
 def _mirror_layer_row(sizes, l: int, noise: list[Array]) -> dict:
     """Alternating scheme: forward_{l-1} carries noise[l-1] only; B_l learns."""
     row = _row(sizes)
@@ -164,6 +164,11 @@ def _mirror_all_row(sizes, noise: list[Array]) -> dict:
     row["noise_on"][:L] = 1.0
     row["mirror"][1:] = 1.0
     return row
+
+
+#: The presentations of one mirror event, per mirror scheme.
+MIRROR_ROWS = {"alternating": _mirror_layer_rows,
+               "simultaneous": lambda sizes, noise: [_mirror_all_row(sizes, noise)]}
 
 
 def _stack(rows: list[dict], L: int, replay: bool) -> Presentations:

@@ -18,7 +18,7 @@ from brian2 import ms, second
 
 from .base import Circuit, weight_matrix
 from .monitors import activity_samples, weight_snapshots
-from .spiking_spec import PRESENTATION_PARTS
+from ..models.neurons import PRESENTATION_PARTS
 
 Array = np.ndarray
 

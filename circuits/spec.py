@@ -10,7 +10,7 @@ from ..models.losses import MSE, SigmoidCrossEntropy
 from ..models.neurons import NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS
 from ..models.params import ParameterError
 from ..models.rules import Plasticity, Rule
-from ..models.schedule import MIRROR_SCHEMES
+from ..models.schedule import MIRROR_SCHEME
 from ..models.transfer import Transfer
 from .spiking_spec import SpikingSpec
 
@@ -89,8 +89,7 @@ class CircuitSpec:
         _check(self.lr > 0, "lr", "must be > 0", self.lr)
         _check(self.neuron in NEURON_KINDS, "neuron", f"must be one of {', '.join(NEURON_KINDS)}",
                self.neuron)
-        _check(self.mirror_scheme in MIRROR_SCHEMES, "mirror_scheme",
-               f"must be one of {', '.join(MIRROR_SCHEMES)}", self.mirror_scheme)
+        MIRROR_SCHEME.check("CircuitSpec.mirror_scheme", self.mirror_scheme)
         _check(self.noise_source in NOISE_SOURCES, "noise_source",
                f"must be one of {', '.join(NOISE_SOURCES)}", self.noise_source)
         _check(float(self.tau) > 0 and float(self.dt) > 0, "tau, dt", "must be > 0",

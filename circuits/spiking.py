@@ -60,22 +60,22 @@ Delays: ``W`` and ``B`` groups transmit spikes after ``delay_forward`` and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from brian2 import (Clock, Equations, Network, NeuronGroup, Quantity, SpikeMonitor, Synapses,
                     TimedArray, ms, second)
 
-from ..models.lif import rate_coding
 from ..models.neurons import SPIKING_KINDS
 from . import equations as E
+from . import spiking_equations as SE
 from .base import (Circuit, check_plan, dense_synapses, dense_values, load_presentation,
                    mirror_noise_terms, noise_scale, one_to_one, register_circuit)
 from .monitors import BEFORE_PLASTICITY, weight_monitors
 from .phases import Presentations, presentation_arrays
 from .readout import spiking_readout
-from . import spiking_equations as SE
-from .spiking_spec import PRESENTATION_PARTS
+from ..models.neurons import PRESENTATION_PARTS
+from .spiking_units import is_unit, lif_members, membrane_values, relay, unit_model
 
 Array = np.ndarray
 
@@ -98,7 +98,7 @@ class SpikingCircuit(Circuit):
         Every spiking population's spikes (see :meth:`spikes`).
     members : dict of str -> list
         LIF neurons only: each unit population's member neurons, the synapses that give
-        them the unit's value and those that pool their spikes (:func:`_lif_members`).
+        them the unit's value and those that pool their spikes (:func:`~.spiking_units.lif_members`).
     """
 
     kinds = SPIKING_KINDS
@@ -125,8 +125,8 @@ class SpikingCircuit(Circuit):
         inhibitory = _inhibitory_routes(spec, forward, feedback, schedule, clock) \
             if spec.spiking.dale else {}
         units = [G for G in forward + feedback + [target] + inhibitory.get("populations", [])
-                 if _is_unit(G)]
-        members = _lif_members(spec, units, clock) if spec.neuron == "lif" else {}
+                 if is_unit(G)]
+        members = lif_members(spec, units, clock) if spec.neuron == "lif" else {}
         monitors = {G.name: SpikeMonitor(G, variables=["n_spikes"], name=f"{G.name}_spikes")
                     for G in units}
         network = Network(*forward, *feedback, target, *W, *B, *links, *monitors.values(),
@@ -246,7 +246,7 @@ def learning_time(spec) -> Quantity:
 
 def _target(spec, schedule: dict, clock: Clock) -> NeuronGroup:
     """target: units firing around the baseline at the current label."""
-    unit, threshold = _unit(spec)
+    unit, threshold = unit_model(spec)
     target = NeuronGroup(spec.sizes[-1], E.code("v = y : 1", E.TARGET_POPULATION, unit,
                                                 SE.OWN_TRACE),
                          threshold=threshold, reset=SE.OWN_SPIKE, clock=clock, name="target",
@@ -265,7 +265,7 @@ def _forward(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
     """forward_0 (shows x or noise), forward_l (hidden), forward_L (output): Poisson."""
     L = spec.n_layers
     namespace = {"layer": l, "engaged_now": schedule["engaged_now"]}
-    unit, threshold = _unit(spec)
+    unit, threshold = unit_model(spec)
     parts = [unit, SE.OWN_TRACE, SE.SYNAPTIC_TIME, "r = own : 1"]
     terms, load = {}, []
     if l < L:
@@ -317,7 +317,7 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
                  *_inputs(spec, "fb"), "delta = I_fb : 1"]
         return NeuronGroup(spec.sizes[0], E.code(*parts), method="exact", clock=clock,
                            name="feedback_0", namespace={})
-    unit, threshold = _unit(spec)
+    unit, threshold = unit_model(spec)
     parts = [SE.PARTNER_TRACES, SE.SYNAPTIC_TIME, unit, SE.OWN_TRACE, "delta = own : 1",
              "v = delta_inf : 1", "a_fwd : 1"]
     if l < L:
@@ -330,61 +330,6 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
     return NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
                        threshold=threshold, reset=SE.OWN_SPIKE, method="exact",
                        clock=clock, name=f"feedback_{l}", namespace={})
-
-
-def _relay(spec, partner: NeuronGroup, name: str, clock: Clock, traces: bool) -> NeuronGroup:
-    """An inhibitory interneuron population relaying ``partner``'s spikes one-to-one: at
-    the rate it decodes from them, or copying them one step later (``dale_relay``);
-    ``traces``: it also sees the spikes of the partner's forward partner (feedback side)."""
-    if spec.spiking.dale_relay == "copy":
-        parts, threshold = [SE.COUNTING_UNIT], SE.COUNTING_THRESHOLD
-    else:
-        unit, threshold = _unit(spec)
-        parts = [SE.RELAY, unit]
-    parts += [SE.OWN_TRACE, SE.SYNAPTIC_TIME] + ([SE.PARTNER_TRACES] if traces else [])
-    relay = NeuronGroup(len(partner), E.code(*parts), threshold=threshold,
-                        reset=SE.OWN_SPIKE, method="exact", clock=clock, name=name, namespace={})
-    if spec.spiking.dale_relay == "copy":
-        _issue_counts(relay)
-    return relay
-
-
-def _unit(spec) -> tuple[str, str]:
-    """(equations, threshold) of a spiking unit of ``spec.neuron`` ("poisson" or "lif")."""
-    if spec.neuron == "lif":
-        return SE.COUNTING_UNIT, SE.COUNTING_THRESHOLD
-    return SE.POISSON_RATE, SE.POISSON_THRESHOLD
-
-
-def _issue_counts(unit: NeuronGroup) -> None:
-    unit.run_regularly(SE.ISSUE_COUNT, when="before_thresholds", name=f"{unit.name}_count")
-
-
-def _is_unit(group: NeuronGroup) -> bool:
-    """Whether ``group`` is a spiking unit population (feedback_0 only holds traces)."""
-    return "n_spikes" in group.variables
-
-
-def _lif_members(spec, units: list[NeuronGroup], clock: Clock) -> dict[str, list]:
-    """The LIF member neurons of every unit population that carries a value (copying
-    relays have none): ``{unit name: [members, value link, pooling synapses]}``. Members
-    of unit u are ``u * pool ... (u + 1) * pool - 1``."""
-    pool, synapses = spec.spiking.pool, spec.spiking.lif.synapses
-    objects = {}
-    for unit in (G for G in units if "v" in G.variables):
-        members = NeuronGroup(len(unit) * pool, SE.LIF_MEMBRANES[synapses], threshold="V > 1",
-                              reset="V = 0", refractory="t_ref", method="euler", clock=clock,
-                              name=f"{unit.name}_lif", namespace={})
-        unit_of = np.repeat(np.arange(len(unit)), pool)
-        value = Synapses(unit, members, SE.MEMBER_VALUE, clock=clock,
-                         name=f"{unit.name}_to_lif", namespace={})
-        value.connect(i=unit_of, j=np.arange(len(members)))
-        pooling = Synapses(members, unit, on_pre=SE.MEMBER_ARRIVES, clock=clock,
-                           name=f"{unit.name}_lif_spikes", namespace={})
-        pooling.connect(i=np.arange(len(members)), j=unit_of)
-        _issue_counts(unit)
-        objects[unit.name] = [members, value, pooling]
-    return objects
 
 
 def _start_traces(circuit: SpikingCircuit) -> None:
@@ -457,18 +402,18 @@ def _inhibitory_routes(spec, forward, feedback, schedule, clock) -> dict:
     """Dale's law: interneurons relaying forward_0..L-1 and feedback_1..L, their inhibitory
     projections, and the links that feed them."""
     L = spec.n_layers
-    fwd_inh = [_relay(spec, forward[l], f"forward_inh_{l}", clock, traces=False)
+    fwd_inh = [relay(spec, forward[l], f"forward_inh_{l}", clock, traces=False)
                for l in range(L)]
-    fb_inh = [_relay(spec, feedback[l], f"feedback_inh_{l}", clock, traces=True)
+    fb_inh = [relay(spec, feedback[l], f"feedback_inh_{l}", clock, traces=True)
               for l in range(1, L + 1)]
     relayed = SE.COPY_SPIKE if spec.spiking.dale_relay == "copy" else SE.ERROR_SPIKE
-    links = [one_to_one(forward[l], relay, "", f"forward_to_inh_{l}", clock, on_pre=relayed)
-             for l, relay in enumerate(fwd_inh)]
-    for l, relay in zip(range(1, L + 1), fb_inh):
-        links.append(one_to_one(feedback[l], relay, "", f"feedback_to_inh_{l}", clock,
+    links = [one_to_one(forward[l], interneurons, "", f"forward_to_inh_{l}", clock,
+                        on_pre=relayed) for l, interneurons in enumerate(fwd_inh)]
+    for l, interneurons in zip(range(1, L + 1), fb_inh):
+        links.append(one_to_one(feedback[l], interneurons, "", f"feedback_to_inh_{l}", clock,
                                 on_pre=relayed))
-        links.append(one_to_one(forward[l], relay, "", f"forward_to_feedback_inh_{l}", clock,
-                                on_pre=SE.PARTNER_SPIKE))
+        links.append(one_to_one(forward[l], interneurons, "", f"forward_to_feedback_inh_{l}",
+                                clock, on_pre=SE.PARTNER_SPIKE))
     W_inh = [_projection(spec, fwd_inh[l - 1], forward[l], "ff", f"W_inh_{l}", l, schedule,
                          clock, inhibitory=True) for l in range(1, L + 1)]
     B_inh = [_projection(spec, fb_inh[l - 1], feedback[l - 1], "fb", f"B_inh_{l}", l,
@@ -506,13 +451,3 @@ def _parameter_values(circuit: SpikingCircuit, spec):
                 yield S, name, value * per_time
 
 
-def membrane_values(spec) -> dict:
-    """Membrane parameters of LIF members, and the drive that makes them fire at
-    ``baseline + gain * v`` (the tangent at v = 0 of their f-I curve on this time grid)."""
-    neuron = replace(spec.spiking.lif, dt=float(spec.dt))
-    coding = rate_coding(neuron, float(spec.spiking.baseline), float(spec.spiking.gain))
-    values = {"tau_m": neuron.tau_m * second, "t_ref": neuron.refractory * second,
-              "sigma_m": neuron.sigma, "rest": coding.rest, "slope": coding.slope}
-    if neuron.synapses == "conductance":
-        values.update(E_e=neuron.E_e, E_i=neuron.E_i, g_i=neuron.g_i)
-    return values

@@ -1,8 +1,8 @@
 """What a spiking circuit adds to a CircuitSpec: rates, traces, delays, Dale's law.
 
-Kept apart from :mod:`.spec` (which holds one ``spiking`` field of this type) so
-that the spiking parameters are checked in one place and the rate circuits do
-not see them.
+Kept apart from :mod:`.spec` (which holds one ``spiking`` field of this type) so that
+the rate circuits do not see them. The parameters are checked against the declarations of
+:mod:`mirrorlab.models.neurons`, which the config's ``[circuit]`` section uses too.
 """
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from brian2 import Hz, Quantity, ms
 
 from ..models.lif import LIFNeuron
-from ..models.neurons import DALE_RELAYS, SIGNED_CARRIAGES
-#: A presentation is split into this many parts; plasticity is off in the first one,
-#: while the traces forget the previous presentation.
-PRESENTATION_PARTS = 4
+from ..models.neurons import check_spiking, presentation_steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,30 +78,16 @@ class SpikingSpec:
     delay_spread: Quantity = field(default_factory=lambda: 0 * ms)
 
     def __post_init__(self):
-        _check(float(self.baseline) > 0, "baseline_hz", "must be > 0", self.baseline)
-        _check(float(self.gain) > 0, "gain_hz", "must be > 0", self.gain)
-        _check(self.pool >= 1, "neurons_per_unit", "must be >= 1", self.pool)
-        _check(self.signed in SIGNED_CARRIAGES, "signed",
-               f"must be one of {', '.join(SIGNED_CARRIAGES)} (on/off population pairs are "
-               "not built yet)", self.signed)
-        for name in ("tau_syn", "tau_trace", "tau_mean", "presentation"):
-            _check(float(getattr(self, name)) > 0, f"{name}_ms", "must be > 0",
-                   getattr(self, name))
-        _check(self.tau_mean > self.tau_trace, "tau_mean_ms",
-               "must be longer than tau_trace_ms (it is the slow running mean)", self.tau_mean)
-        _check(self.noise_drive >= 0, "noise_drive", "must be >= 0", self.noise_drive)
-        _check(self.dale_relay in DALE_RELAYS, "dale_relay",
-               f"must be one of {', '.join(DALE_RELAYS)}", self.dale_relay)
-        for name in ("delay_forward", "delay_feedback", "delay_spread"):
-            _check(float(getattr(self, name)) >= 0, f"{name}_ms", "must be >= 0",
-                   getattr(self, name))
-        _check(self.delay_spread <= min(self.delay_forward, self.delay_feedback)
-               or float(self.delay_spread) == 0, "delay_spread_ms",
-               "must not exceed the mean delays (delays cannot be negative)", self.delay_spread)
-        _check(self.lif is None or float(max(self.delay_forward, self.delay_feedback)) == 0,
-               "neuron", "lif units do not take delays: a LIF unit's spike event carries the "
-               "count of its members' spikes, which a delayed synapse would read when the "
-               "spike arrives, not when it left", "lif")
+        check_spiking(self.parameters(), "lif" if self.lif is not None else "poisson")
+
+    def parameters(self) -> dict:
+        """These parameters in the names and units of the config's ``[circuit]`` section."""
+        return {"baseline_hz": float(self.baseline / Hz), "gain_hz": float(self.gain / Hz),
+                "neurons_per_unit": self.pool, "signed": self.signed,
+                **{f"{name}_ms": float(getattr(self, name) / ms)
+                   for name in ("tau_syn", "tau_trace", "tau_mean", "presentation",
+                                "delay_forward", "delay_feedback", "delay_spread")},
+                "noise_drive": self.noise_drive, "dale_relay": self.dale_relay}
 
     def structure(self) -> tuple:
         """What of these parameters is compiled into a standalone binary (the routes of
@@ -113,15 +96,6 @@ class SpikingSpec:
                 float(self.delay_spread), self.lif.synapses if self.lif else None)
 
     def presentation_steps(self, dt: Quantity) -> int:
-        """Time steps per presentation: ``presentation / dt``, which must be a whole
-        multiple of :data:`PRESENTATION_PARTS`."""
-        steps = int(round(float(self.presentation / dt)))
-        _check(steps % PRESENTATION_PARTS == 0 and steps > 0, "presentation_ms",
-               f"must be a positive multiple of {PRESENTATION_PARTS} time steps "
-               f"(dt = {dt})", self.presentation)
-        return steps
-
-
-def _check(ok: bool, name: str, message: str, value) -> None:
-    if not ok:
-        raise ValueError(f"circuit.{name}: {message} (got {value!r})")
+        """Time steps per presentation: ``presentation / dt``, a whole multiple of
+        :data:`~mirrorlab.models.neurons.PRESENTATION_PARTS`."""
+        return presentation_steps(float(self.presentation / ms), float(dt / ms))

@@ -5,6 +5,8 @@ Rate kinds carry a value as an activity ``r`` (``instantaneous``: ``r = phi(a)``
 (``poisson``: pools of Poisson neurons; ``lif``: pools of leaky integrate-and-fire
 neurons, :mod:`mirrorlab.models.lif`).
 """
+from .params import non_negative, one_of, positive, require, satisfies
+
 RATE_KINDS = ("instantaneous", "rate")
 SPIKING_KINDS = ("poisson", "lif")
 NEURON_KINDS = RATE_KINDS + SPIKING_KINDS
@@ -19,3 +21,57 @@ SIGNED_CARRIAGES = ("baseline",)
 #: How Dale's inhibitory interneurons relay their partner: firing at the rate they decode
 #: from its spikes, or copying its spikes one step later.
 DALE_RELAYS = ("rate", "copy")
+
+#: A spiking presentation is split into this many parts; plasticity is off in the first
+#: one, while the traces forget the previous presentation.
+PRESENTATION_PARTS = 4
+
+#: What each parameter of spiking neurons accepts, in the config's units (``[circuit]``:
+#: Hz, ms, counts). The config and :class:`~mirrorlab.circuits.spiking_spec.SpikingSpec`
+#: both check against these declarations and :func:`check_spiking_combination`.
+SPIKING_PARAMETERS = {
+    "baseline_hz": (positive,),
+    "gain_hz": (positive,),
+    "neurons_per_unit": (satisfies(lambda v: v >= 1, "must be >= 1"),),
+    "signed": (one_of(*SIGNED_CARRIAGES),),
+    "tau_syn_ms": (positive,),
+    "tau_trace_ms": (positive,),
+    "tau_mean_ms": (positive,),
+    "presentation_ms": (positive,),
+    "noise_drive": (non_negative,),
+    "dale_relay": (one_of(*DALE_RELAYS),),
+    "delay_forward_ms": (non_negative,),
+    "delay_feedback_ms": (non_negative,),
+    "delay_spread_ms": (non_negative,),
+}
+
+
+def check_spiking(values: dict, neuron: str, where: str = "circuit") -> None:
+    """Check spiking parameters ``values`` (names and units of :data:`SPIKING_PARAMETERS`)
+    of units of ``neuron`` kind: each against its declaration, then the combinations (the
+    presentation against the time step: :func:`presentation_steps`); the error names
+    ``{where}.{field}``."""
+    for name, allowed in SPIKING_PARAMETERS.items():
+        for rule in allowed:
+            rule.check(f"{where}.{name}", values[name])
+    require(values["tau_mean_ms"] > values["tau_trace_ms"], f"{where}.tau_mean_ms",
+            "must be longer than tau_trace_ms (it is the slow running mean)",
+            values["tau_mean_ms"])
+    spread, mean = values["delay_spread_ms"], min(values["delay_forward_ms"],
+                                                  values["delay_feedback_ms"])
+    require(spread <= mean or spread == 0, f"{where}.delay_spread_ms",
+            "must not exceed the mean delays (delays cannot be negative)", spread)
+    require(neuron != "lif" or max(values["delay_forward_ms"], values["delay_feedback_ms"]) == 0,
+            f"{where}.neuron", "lif units do not take delays: a LIF unit's spike event carries "
+            "the count of its members' spikes, which a delayed synapse would read when the "
+            "spike arrives, not when it left", neuron)
+
+
+def presentation_steps(presentation_ms: float, dt_ms: float, where: str = "circuit") -> int:
+    """Time steps of a spiking presentation: ``presentation / dt``, which must be a positive
+    whole multiple of :data:`PRESENTATION_PARTS`."""
+    steps = int(round(presentation_ms / dt_ms))
+    require(steps % PRESENTATION_PARTS == 0 and steps > 0, f"{where}.presentation_ms",
+            f"must be a positive multiple of {PRESENTATION_PARTS} time steps (dt = {dt_ms:g} "
+            "ms)", presentation_ms)
+    return steps

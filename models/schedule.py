@@ -11,11 +11,14 @@ from typing import Iterator
 import numpy as np
 
 from .noise import NoiseSource
+from .params import one_of
 
 ENGAGED = "engaged"
 MIRROR = "mirror"
 #: How the mirror phase injects noise: one layer at a time, or into every layer at once.
 MIRROR_SCHEMES = ("alternating", "simultaneous")
+#: The one check of a mirror scheme, wherever one is given.
+MIRROR_SCHEME = one_of(*MIRROR_SCHEMES)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 from brian2 import StateMonitor, prefs
 
 from mirrorlab.analysis.metrics import weight_angles
-from mirrorlab.analysis.plots import plot_spiking_transition
+from mirrorlab.analysis.figures import plot_spiking_transition
 from mirrorlab.circuits import build, presentations
 from mirrorlab.sims.runs.circuit import plan_from_config
 from mirrorlab.sims.config import load_config

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import plots
+from ..analysis import figures, tables
 from . import results
 from .config import ConfigError, load_config
 from .data import DataError
@@ -57,18 +57,18 @@ def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
     """(Re)draw every figure of a results folder from its recordings."""
     run_dir = Path(run_dir)
     metrics = results.read_metrics(run_dir)
-    written = plots.plot_run(metrics, run_dir / "figures", fmt=fmt)
+    written = figures.plot_run(metrics, run_dir / "figures", fmt=fmt)
     if (run_dir / "arrays.npz").exists():
         W, _, B = results.load_network_arrays(run_dir)
-        written += plots.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
+        written += figures.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
                                              title=f"{metrics['rule']}: B against Wᵀ")
     if metrics.get("schedule"):
-        written += plots.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
+        written += figures.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
     if (run_dir / "spikes.npz").exists():
         written.append(_draw_spikes(run_dir, metrics, fmt))
     if (run_dir / "activity.npz").exists():
         with np.load(run_dir / "activity.npz") as activity:
-            written += plots.plot_activity(dict(activity), run_dir / "figures" / f"activity.{fmt}",
+            written += figures.plot_activity(dict(activity), run_dir / "figures" / f"activity.{fmt}",
                                            title=f"{metrics['rule']} · seed {metrics['seed']}: "
                                                  "settled activity")
     return written
@@ -85,7 +85,7 @@ def _draw_spikes(run_dir: Path, metrics: dict, fmt: str) -> Path:
     history = metrics["history"]
     angles = (np.array([h["presentation"] for h in history]),
               np.array([h["weight_angle_deg"] for h in history]))
-    return plots.plot_spiking_transition(
+    return figures.plot_spiking_transition(
         spikes, phases, float(arrays["presentation_s"]), tuple(int(k) for k in arrays["window"]),
         angles, run_dir / "figures" / f"spikes.{fmt}",
         title=f"{metrics['rule']} · seed {metrics['seed']}: spikes around the first engaged "
@@ -130,9 +130,9 @@ def cmd_compare(args) -> int:
             runs_by_rule.setdefault(rule, []).append(metrics)
     summary = {rule: [m["final"] for m in runs] for rule, runs in runs_by_rule.items()}
     results.write_json(out / "summary.json", summary)
-    figures = plots.plot_compare(runs_by_rule, out / "figures")
-    print(plots.summary_table(summary))
-    print(f"summary in {out / 'summary.json'}; figures: " + ", ".join(str(f) for f in figures))
+    written = figures.plot_compare(runs_by_rule, out / "figures")
+    print(tables.summary_table(summary))
+    print(f"summary in {out / 'summary.json'}; figures: " + ", ".join(str(f) for f in written))
     return 0
 
 

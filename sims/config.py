@@ -27,11 +27,12 @@ import tomli_w
 from ..models.constraints import FeedbackConstraints
 from ..models.losses import LOSSES
 from ..models.lif import SYNAPSE_KINDS as LIF_SYNAPSES
-from ..models.neurons import DALE_RELAYS, NEURON_KINDS, NOISE_SOURCES, SIGNED_CARRIAGES
+from ..models.neurons import (NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS, SPIKING_PARAMETERS,
+                              check_spiking, presentation_steps)
 from ..models.params import ParameterError, check_fields, fraction_below_one, non_negative, \
     one_of, parameter, positive, require, satisfies, unit_interval
 from ..models.rules import RULES, Rule
-from ..models.schedule import MIRROR_SCHEMES
+from ..models.schedule import MIRROR_SCHEME
 from ..models.transfer import TRANSFERS
 from .devices import DEVICE_NAMES
 
@@ -179,7 +180,7 @@ class ScheduleConfig(Section):
     mirror_batches: int = parameter(1, non_negative)
     mirror_batch_size: int = parameter(0, satisfies(lambda v: v >= 0,
                                                     "must be >= 0 (0 = training batch size)"))
-    mirror_scheme: str = parameter("alternating", one_of(*MIRROR_SCHEMES))
+    mirror_scheme: str = parameter("alternating", MIRROR_SCHEME)
 
 
 @dataclass(frozen=True)
@@ -244,24 +245,31 @@ class CircuitConfig(Section):
     dt_ms: float = parameter(0.1, positive)
     settle_steps: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = automatic)"))
     noise_source: str = parameter("replay", one_of(*NOISE_SOURCES))
-    baseline_hz: float = parameter(30.0, positive)
-    gain_hz: float = parameter(15.0, positive)
-    neurons_per_unit: int = parameter(20, satisfies(lambda v: v >= 1, "must be >= 1"))
+    baseline_hz: float = parameter(30.0, *SPIKING_PARAMETERS["baseline_hz"])
+    gain_hz: float = parameter(15.0, *SPIKING_PARAMETERS["gain_hz"])
+    neurons_per_unit: int = parameter(20, *SPIKING_PARAMETERS["neurons_per_unit"])
     lif_synapses: str = parameter("current", one_of(*LIF_SYNAPSES))
     lif_tau_m_ms: float = parameter(20.0, positive)
     lif_refractory_ms: float = parameter(2.0, non_negative)
     lif_sigma: float = parameter(0.3, positive)
-    signed: str = parameter("baseline", one_of(*SIGNED_CARRIAGES))
-    tau_syn_ms: float = parameter(10.0, positive)
-    tau_trace_ms: float = parameter(10.0, positive)
-    tau_mean_ms: float = parameter(1000.0, positive)
-    presentation_ms: float = parameter(100.0, positive)
-    noise_drive: float = parameter(1.0, non_negative)
+    signed: str = parameter("baseline", *SPIKING_PARAMETERS["signed"])
+    tau_syn_ms: float = parameter(10.0, *SPIKING_PARAMETERS["tau_syn_ms"])
+    tau_trace_ms: float = parameter(10.0, *SPIKING_PARAMETERS["tau_trace_ms"])
+    tau_mean_ms: float = parameter(1000.0, *SPIKING_PARAMETERS["tau_mean_ms"])
+    presentation_ms: float = parameter(100.0, *SPIKING_PARAMETERS["presentation_ms"])
+    noise_drive: float = parameter(1.0, *SPIKING_PARAMETERS["noise_drive"])
     dale: bool = False
-    dale_relay: str = parameter("rate", one_of(*DALE_RELAYS))
-    delay_forward_ms: float = parameter(0.0, non_negative)
-    delay_feedback_ms: float = parameter(0.0, non_negative)
-    delay_spread_ms: float = parameter(0.0, non_negative)
+    dale_relay: str = parameter("rate", *SPIKING_PARAMETERS["dale_relay"])
+    delay_forward_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_forward_ms"])
+    delay_feedback_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_feedback_ms"])
+    delay_spread_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_spread_ms"])
+
+    def validate(self):
+        super().validate()
+        if self.neuron in SPIKING_KINDS:   # the combinations a spiking circuit needs
+            check_spiking({name: getattr(self, name) for name in SPIKING_PARAMETERS},
+                          self.neuron)
+            presentation_steps(self.presentation_ms, self.dt_ms)
 
 
 @dataclass(frozen=True)

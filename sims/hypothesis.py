@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..analysis import plots
+from ..analysis import figures, tables
 from ..analysis import stats as S
 from . import results
 from .config import Config, ConfigError, load_config
@@ -335,7 +335,7 @@ def markdown(report: dict, figure: str | None = "hypothesis.png") -> str:
                     f"{result['effect_size_name']} = {_fmt(result['effect_size'], 2)}",
                     f"**{result['verdict']}**"]
         rows.append(row)
-    lines += [plots._markdown(rows), ""]
+    lines += [tables.markdown_table(rows), ""]
     for name, result in report["results"].items():
         lines.append(f"- **{name}: {result['verdict']}** — {result['reason']}.")
     lines.append("")
@@ -372,7 +372,7 @@ def write_report(report: dict, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     groups = report["groups"]
     line, line_label = boundary(report)
-    figure = plots.plot_outcomes(
+    figure = figures.plot_outcomes(
         {n: g["values"] for n, g in groups.items()}, out_dir / "hypothesis.png",
         ylabel=report["outcome"]["label"], intervals={n: g["ci"] for n, g in groups.items()},
         boundary=line if math.isfinite(line) else None, boundary_label=line_label,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models.constraints import FeedbackConstraints, project_dale
-from ..models.schedule import ENGAGED, MIRROR_SCHEMES
+from ..models.schedule import ENGAGED, MIRROR_SCHEME
 from ..models.rules.base import Rule
 from ..models.transfer import Transfer
 
@@ -91,9 +91,7 @@ class MatrixEngine:
         self.constraints = constraints or FeedbackConstraints()
         self.transfers = [hidden] * (len(net.W) - 1) + [output]
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
-        if mirror_scheme not in MIRROR_SCHEMES:
-            raise ValueError(f"mirror_scheme: must be 'alternating' or 'simultaneous' "
-                             f"(got {mirror_scheme!r})")
+        MIRROR_SCHEME.check("mirror_scheme", mirror_scheme)
         self.mirror_scheme = mirror_scheme
         for velocities, weights in ((net.velocity_W, net.W), (net.velocity_b, net.b),
                                     (net.velocity_B, net.B)):

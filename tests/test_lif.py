@@ -7,7 +7,7 @@ import pytest
 from brian2 import Clock, Hz, Network, NeuronGroup, SpikeMonitor, ms, second
 
 from mirrorlab.circuits import equations as E
-from mirrorlab.circuits import spiking as S
+from mirrorlab.circuits import spiking_units as S
 from mirrorlab.circuits import spiking_equations as SE
 from mirrorlab.models.lif import LIFNeuron, firing_rate, rate_coding
 
@@ -30,7 +30,7 @@ def lif_units(spec, values: np.ndarray, clock: Clock):
     units.baseline, units.gain, units.pool = BASELINE * Hz, GAIN * Hz, spec.spiking.pool
     units.tau_trace = 10 * ms
     units.v = values
-    objects = S._lif_members(spec, [units], clock)["units"]
+    objects = S.lif_members(spec, [units], clock)["units"]
     for name, value in S.membrane_values(spec).items():
         setattr(objects[0], name, value)
     objects[0].V = "rand()"

@@ -1,9 +1,11 @@
-"""Tests for mirrorlab.analysis.plots (figures from synthetic recordings)."""
+"""Tests for mirrorlab.analysis.figures and .tables (figures from synthetic recordings)."""
 
 import numpy as np
 import pytest
 
-from mirrorlab.analysis import plots as P
+from mirrorlab.analysis import figures as P
+from mirrorlab.analysis import tables
+from mirrorlab.analysis.figures import compare, run, style
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAGIC = {"png": PNG_MAGIC, "pdf": b"%PDF", "svg": b"<?xml"}
@@ -82,9 +84,9 @@ def test_plot_run_rejects_bad_format_and_empty_history(tmp_path):
 
 
 def test_layer_labels_use_sizes_when_they_fit():
-    assert P._layer_labels(2, [64, 100, 10]) == ["layer 1 (64→100)", "layer 2 (100→10)"]
-    assert P._layer_labels(2, None) == ["W1", "W2"]
-    assert P._layer_labels(2, [64, 10]) == ["W1", "W2"]
+    assert style.layer_labels(2, [64, 100, 10]) == ["layer 1 (64→100)", "layer 2 (100→10)"]
+    assert style.layer_labels(2, None) == ["W1", "W2"]
+    assert style.layer_labels(2, [64, 10]) == ["W1", "W2"]
 
 
 # ------------------------------------------------------------------ plot_weight_scatter
@@ -110,16 +112,16 @@ def test_plot_weight_scatter_pdf_and_errors(tmp_path):
 
 def test_subsample_is_fixed_and_bounded():
     x = np.arange(20000.0)
-    xs, ys = P._subsample(x, -x)
+    xs, ys = run._subsample(x, -x)
     assert xs.size == P.MAX_SCATTER_POINTS
     np.testing.assert_array_equal(ys, -xs)
-    np.testing.assert_array_equal(P._subsample(x, x)[0], xs)
+    np.testing.assert_array_equal(run._subsample(x, x)[0], xs)
 
 
 def test_least_squares_slope_through_origin():
     x = np.array([1.0, 2.0, -3.0])
-    assert P._slope_through_origin(x, 2.5 * x) == pytest.approx(2.5)
-    assert P._slope_through_origin(np.zeros(3), x) == 0.0
+    assert run._slope_through_origin(x, 2.5 * x) == pytest.approx(2.5)
+    assert run._slope_through_origin(np.zeros(3), x) == 0.0
 
 
 # ------------------------------------------------------------------ plot_compare
@@ -149,13 +151,13 @@ def test_plot_compare_rejects_bad_format(tmp_path):
 
 def test_seed_curves_use_common_steps():
     runs = [fake_metrics(seed=0, n_steps=3), fake_metrics(seed=1, n_steps=5)]
-    steps, curves = P._seed_curves(runs, "test_accuracy", None)
+    steps, curves = compare._seed_curves(runs, "test_accuracy", None)
     np.testing.assert_array_equal(steps, [0, 10, 20])
     assert curves.shape == (2, 3)
 
 
 def test_rule_colors_fixed_and_distinct():
-    colors = P._rule_colors(["bp", "fa", "ss", "wm", "kp", "x", "y"])
+    colors = style.rule_colors(["bp", "fa", "ss", "wm", "kp", "x", "y"])
     assert colors["bp"] == "black" and colors["wm"] == "tab:blue" and colors["kp"] == "tab:green"
     assert colors["fa"] == "tab:red" and colors["ss"] == "tab:orange"
     assert len(set(colors.values())) == 7
@@ -172,7 +174,7 @@ def test_summary_table_means_and_rules():
         ],
         "fa": [{"test_accuracy": 0.70, "weight_angle_deg": [60.0, 70.0]}],
     }
-    table = P.summary_table(summary)
+    table = tables.summary_table(summary)
     lines = table.splitlines()
     assert "rule" in lines[0] and "W2 angle (deg)" in lines[0]
     wm_row = next(line for line in lines if line.startswith("| wm"))
@@ -184,7 +186,7 @@ def test_summary_table_means_and_rules():
 
 
 def test_summary_table_regression_shows_na():
-    table = P.summary_table({"kp": [{"test_accuracy": None, "weight_angle_deg": [5.0]}]})
+    table = tables.summary_table({"kp": [{"test_accuracy": None, "weight_angle_deg": [5.0]}]})
     assert "n/a" in table and "kp" in table and "5.0 ± 0.0" in table
 
 

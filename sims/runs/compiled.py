@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import seed as brian2_seed
 
-from ...circuits import Circuit, CircuitSpec, Presentations, circuit_class, presentations
+from ...circuits import CircuitSpec, Presentations, circuit_class, presentations
 from ...circuits.monitors import (activity_monitors, activity_samples, bias_monitors,
                                   weight_monitors, weight_snapshots)
 from .. import devices
