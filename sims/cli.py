@@ -1,4 +1,4 @@
-"""The ``mirrorlab`` command line.
+"""The ``mirrorlab`` command line: a thin layer over :mod:`mirrorlab.sims`.
 
     mirrorlab run CONFIG.toml [--rule R] [--seed S] [--engine matrix|circuit]
                   [--device runtime|cpp|cuda] [--gpu-id N] [--out DIR] [--set FIELD=VALUE ...]
@@ -9,102 +9,66 @@
     mirrorlab check CONFIG.toml [--rule R] [--out DIR] [--steps N] [--strict]
                     [--set FIELD=VALUE ...]
 
-Exit status: 0 done, 1 some runs of a sweep or hypothesis failed (recorded in
-their failed.json; rerun to retry), 2 bad config or data (or Dask missing, or a
-device that cannot run here: no GPU, nvcc or brian2cuda),
-3 the run diverged, 130 interrupted (finished checkpoints stay on disk, marked
-incomplete). `check` exits 0 whatever its checks find, or with --strict 1 if any
-check fails.
+Exit status: 0 done; 2 bad input (a config field, a data file, an argument, a results
+folder in the way, Dask or a device missing), said in one line naming it, before any work;
+3 the run diverged (the message names the step, layer and quantity); 130 interrupted
+(Ctrl-C: finished checkpoints stay on disk, marked incomplete). Sweeps and hypothesis
+tests exit 1 if some runs failed (recorded in their failed.json; rerun to retry); `check`
+exits 0 whatever its checks find, or with --strict 1 if any check fails.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..analysis import figures, tables
+from ..models.rules import RULES
 from . import results
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, parse_value, to_toml
 from .data import DataError
 from .devices import DeviceError
-from .runs import run as run_config
+from .figures import draw_figures
 from .matrix_engine import DivergenceError
+from .runs import run as run_config
 from .sweep import ClusterUnavailable
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
-    """``"training.lr=0.1"`` -> ``("training.lr", 0.1)``; values are TOML-like literals."""
+    """``"training.lr=0.1"`` -> ``("training.lr", 0.1)``; the value is read as TOML
+    (``true``, ``"a string"``, ``[64, 10]``), or kept as text if it is not TOML."""
     key, sep, raw = text.partition("=")
-    if not sep:
+    if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected FIELD=VALUE, e.g. training.lr=0.1")
-    try:
-        value = ast.literal_eval(raw.replace("true", "True").replace("false", "False"))
-    except (ValueError, SyntaxError):
-        value = raw
-    return key.strip(), value
+    return key.strip(), parse_value(raw.strip())
+
+
+def _overrides(args) -> dict:
+    return dict(_parse_assignment(s) for s in args.set)
 
 
 def _config(args, **fixed):
-    overrides = dict(_parse_assignment(s) for s in args.set)
+    overrides = _overrides(args)
     overrides.update({k: v for k, v in fixed.items() if v is not None})
     return load_config(args.config, **overrides)
 
 
-def draw_figures(run_dir: Path, fmt: str = "png") -> list[Path]:
-    """(Re)draw every figure of a results folder from its recordings."""
-    run_dir = Path(run_dir)
-    metrics = results.read_metrics(run_dir)
-    written = figures.plot_run(metrics, run_dir / "figures", fmt=fmt)
-    if (run_dir / "arrays.npz").exists():
-        W, _, B = results.load_network_arrays(run_dir)
-        written += figures.plot_weight_scatter(W, B, run_dir / "figures" / f"scatter.{fmt}",
-                                             title=f"{metrics['rule']}: B against Wᵀ")
-    if metrics.get("schedule"):
-        written += figures.plot_schedule(metrics, run_dir / "figures", fmt=fmt)
-    if (run_dir / "spikes.npz").exists():
-        written.append(_draw_spikes(run_dir, metrics, fmt))
-    if (run_dir / "activity.npz").exists():
-        with np.load(run_dir / "activity.npz") as activity:
-            written += figures.plot_activity(dict(activity), run_dir / "figures" / f"activity.{fmt}",
-                                           title=f"{metrics['rule']} · seed {metrics['seed']}: "
-                                                 "settled activity")
-    return written
-
-
-def _draw_spikes(run_dir: Path, metrics: dict, fmt: str) -> Path:
-    """figures/spikes: rasters, population rates and angles over the spikes.npz window."""
-    with np.load(run_dir / "spikes.npz") as saved:
-        arrays = dict(saved)
-    names = sorted({key.rsplit(".", 1)[0] for key in arrays if "." in key})
-    spikes = {name: {field: arrays[f"{name}.{field}"] for field in ("i", "t_s", "n", "pool")}
-              for name in names}
-    phases = ["engaged" if e else "mirror" for e in arrays["engaged"]]
-    history = metrics["history"]
-    angles = (np.array([h["presentation"] for h in history]),
-              np.array([h["weight_angle_deg"] for h in history]))
-    return figures.plot_spiking_transition(
-        spikes, phases, float(arrays["presentation_s"]), tuple(int(k) for k in arrays["window"]),
-        angles, run_dir / "figures" / f"spikes.{fmt}",
-        title=f"{metrics['rule']} · seed {metrics['seed']}: spikes around the first engaged "
-              "presentation (grey: mirror)")
-
-
 def run_one(config, out_dir: Path, progress: bool = True) -> dict:
-    """Run one config into ``out_dir`` (results folder with figures); return its metrics."""
-    metrics = run_config(config, out_dir, progress=progress)
-    draw_figures(out_dir)
-    return metrics
+    """Run one config into ``out_dir`` (a results folder with its figures, marked complete
+    last); return its metrics."""
+    return run_config(config, out_dir, progress=progress, figures=True)
 
 
 def cmd_run(args) -> int:
     config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed,
                               "experiment.engine": args.engine, "device.name": args.device,
                               "device.gpu_id": args.gpu_id})
-    out = Path(args.out or Path("results") / config.experiment.name /
-               f"{config.rule.name}_seed{config.experiment.seed}")
+    if config.experiment.engine != "circuit" and (args.device or args.gpu_id is not None):
+        raise ConfigError(f"--device/--gpu-id: choose where a circuit runs, but this config "
+                          f"trains on the {config.experiment.engine} engine (numpy); add "
+                          "--engine circuit")
+    out = results.check_folder(args.out or Path("results") / config.experiment.name /
+                               f"{config.rule.name}_seed{config.experiment.seed}")
     metrics = run_one(config, out, progress=not args.quiet)
     final = metrics["final"]
     accuracy = final["test_accuracy"]
@@ -115,19 +79,38 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _rules(text: str) -> list[str]:
+    """``--rules``: distinct registered rules, comma-separated."""
+    rules = [r.strip() for r in text.split(",")]
+    if not text.strip() or "" in rules:
+        raise ConfigError(f"--rules: a comma-separated list of rules, e.g. bp,wm (got {text!r})")
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise ConfigError(f"--rules: unknown rule {unknown[0]!r}; allowed: {', '.join(RULES)}")
+    repeated = sorted({r for r in rules if rules.count(r) > 1})
+    if repeated:
+        raise ConfigError(f"--rules: {', '.join(repeated)} named twice (got {text!r})")
+    return rules
+
+
 def cmd_compare(args) -> int:
-    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    out = Path(args.out)
+    rules = _rules(args.rules)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds: the number of seeds, at least 1 (got {args.seeds})")
+    out = results.check_folder(args.out)
+    # every config is built (and every finished run's config compared) before any runs
+    runs = {(rule, seed): _config(args, **{"rule.name": rule, "experiment.seed": seed})
+            for rule in rules for seed in range(args.seeds)}
+    done = {key: results.finished(out / key[0] / f"seed{key[1]}", to_toml(config))
+            for key, config in runs.items()}
     runs_by_rule: dict[str, list[dict]] = {}
-    for rule in rules:
-        for seed in range(args.seeds):
-            config = _config(args, **{"rule.name": rule, "experiment.seed": seed})
-            run_dir = out / rule / f"seed{seed}"
-            if results.is_complete(run_dir):
-                metrics = results.read_metrics(run_dir)   # resume: keep finished runs
-            else:
-                metrics = run_one(config, run_dir, progress=not args.quiet)
-            runs_by_rule.setdefault(rule, []).append(metrics)
+    for (rule, seed), config in runs.items():
+        run_dir = out / rule / f"seed{seed}"
+        if done[rule, seed]:
+            metrics = results.read_metrics(run_dir)   # resume: keep finished runs
+        else:
+            metrics = run_one(config, run_dir, progress=not args.quiet)
+        runs_by_rule.setdefault(rule, []).append(metrics)
     summary = {rule: [m["final"] for m in runs] for rule, runs in runs_by_rule.items()}
     results.write_json(out / "summary.json", summary)
     written = figures.plot_compare(runs_by_rule, out / "figures")
@@ -137,15 +120,28 @@ def cmd_compare(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    for path in draw_figures(Path(args.results_dir), fmt=args.format):
+    run_dir = Path(args.results_dir)
+    if not run_dir.is_dir():
+        raise results.FolderError(f"{run_dir}: no such results folder")
+    try:
+        metrics = results.read_metrics(run_dir)
+    except (OSError, ValueError) as err:
+        raise results.FolderError(f"{run_dir / 'metrics.json'}: not a mirrorlab metrics file "
+                                  f"({err})") from None
+    if not isinstance(metrics, dict) or not metrics.get("history"):
+        raise results.FolderError(f"{run_dir / 'metrics.json'}: holds no history to plot")
+    for path in draw_figures(run_dir, fmt=args.format):
         print(path)
     return 0
 
 
 def _cluster_options(args) -> dict:
-    if args.scheduler and args.workers:
+    if args.scheduler and args.workers is not None:
         raise ConfigError("--workers: sets the size of a local cluster; with --scheduler the "
                           "cluster's own workers run the tasks")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers: the number of local workers, at least 1 "
+                          f"(got {args.workers})")
     return {"scheduler": args.scheduler, "workers": args.workers}
 
 
@@ -163,8 +159,8 @@ def _report_runs(outcomes) -> int:
 
 def cmd_sweep(args) -> int:
     from . import sweep
-    spec = sweep.load_sweep(args.file, **dict(_parse_assignment(s) for s in args.set))
-    out = Path(args.out or Path("results") / Path(args.file).stem)
+    spec = sweep.load_sweep(args.file, **_overrides(args))
+    out = results.check_folder(args.out or Path("results") / Path(args.file).stem)
     with sweep.dask_client(**_cluster_options(args)) as client:
         outcomes, table = sweep.run_sweep(spec, out, client, progress=not args.quiet)
     status = _report_runs(outcomes)
@@ -174,8 +170,8 @@ def cmd_sweep(args) -> int:
 
 def cmd_hypothesis(args) -> int:
     from . import hypothesis, sweep
-    spec = hypothesis.load_hypothesis(args.file, **dict(_parse_assignment(s) for s in args.set))
-    out = Path(args.out or Path("results") / "hypotheses" / Path(args.file).stem)
+    spec = hypothesis.load_hypothesis(args.file, **_overrides(args))
+    out = results.check_folder(args.out or Path("results") / "hypotheses" / Path(args.file).stem)
     with sweep.dask_client(**_cluster_options(args)) as client:
         report, outcomes = hypothesis.run_hypothesis(spec, out, client, progress=not args.quiet)
     status = _report_runs(outcomes)
@@ -194,7 +190,8 @@ def cmd_check(args) -> int:
     from ..analysis.plausibility import table
     from .check import check_plausibility
     config = _config(args, **{"rule.name": args.rule, "check.steps": args.steps})
-    out = Path(args.out or Path("results") / config.experiment.name / f"{config.rule.name}_check")
+    out = results.check_folder(args.out or Path("results") / config.experiment.name /
+                               f"{config.rule.name}_check")
     report = check_plausibility(config, out, progress=not args.quiet)
     counts = report["counts"]
     print(table(report))
@@ -203,8 +200,38 @@ def cmd_check(args) -> int:
     return 1 if args.strict and counts["fail"] else 0
 
 
+EPILOG = """\
+where to start:
+  mirrorlab run configs/digits_mlp.toml --rule wm          the weight mirror on digits (numpy)
+  mirrorlab run configs/digits_wm_circuit.toml --device cpp  the same as a Brian2 circuit
+  mirrorlab compare configs/digits_mlp.toml --seeds 3 --out results/compare
+  mirrorlab check configs/digits_wm_circuit.toml          is the circuit plausible?
+  mirrorlab hypothesis configs/hypotheses/dale_feedback.toml
+  mirrorlab COMMAND --help                                  the options of a command
+
+exit status:
+  0    done
+  1    some runs of a sweep or hypothesis failed (see failed.json; rerun to retry),
+       or `check --strict` found a failing check
+  2    bad input: a config field, a data file, an argument, a results folder, a
+       missing device or Dask (one line names it; nothing was run)
+  3    the run diverged (the message names the step, layer and quantity)
+  130  interrupted (Ctrl-C): what finished is on disk, marked incomplete
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors are bad input like any other: one line, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mirrorlab", description=__doc__.split("\n")[0])
+    parser = _Parser(
+        prog="mirrorlab", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Simulate neural circuits that learn without weight transport, and "
+                    "measure how their feedback comes into alignment with the forward pathway.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p):
@@ -269,7 +296,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:      # --help, or a malformed command line (already said)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return args.handler(args)
     except (ConfigError, DataError) as err:
@@ -281,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     except DivergenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished checkpoints are on disk, marked incomplete",
-              file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"\ninterrupted{': ' + str(stop) if str(stop) else ''}; what finished is on "
+              "disk, marked incomplete", file=sys.stderr)
         return 130
 
 

@@ -29,8 +29,8 @@ from ..models.losses import LOSSES
 from ..models.lif import SYNAPSE_KINDS as LIF_SYNAPSES
 from ..models.neurons import (NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS, SPIKING_PARAMETERS,
                               check_spiking, presentation_steps)
-from ..models.params import ParameterError, check_fields, fraction_below_one, non_negative, \
-    one_of, parameter, positive, require, satisfies, unit_interval
+from ..models.params import ParameterError, at_most, check_fields, fraction_below_one, \
+    non_negative, one_of, parameter, positive, require, satisfies, unit_interval
 from ..models.rules import RULES, Rule
 from ..models.schedule import MIRROR_SCHEME
 from ..models.transfer import TRANSFERS
@@ -54,6 +54,12 @@ def _low_high(v) -> bool:
 
 
 LOW_HIGH = satisfies(_low_high, "must be [low, high] with 0 <= low < high")
+#: A name that becomes a folder of the results tree.
+FOLDER_NAME = satisfies(lambda v: v not in ("", ".", "..") and v.isprintable() and "/" not in v,
+                        "must be a non-empty printable name without '/' (it names a results "
+                        "folder)")
+#: A path: anything the file system takes (no NUL byte).
+PATH = satisfies(lambda v: "\0" not in v, "must not contain a NUL byte")
 
 
 class Section:
@@ -69,7 +75,7 @@ class Section:
 @dataclass(frozen=True)
 class ExperimentConfig(Section):
     section = "experiment"
-    name: str = "run"
+    name: str = parameter("run", FOLDER_NAME)
     seed: int = parameter(0, non_negative)
     engine: str = parameter("matrix", one_of(*ENGINES))
 
@@ -78,7 +84,7 @@ class ExperimentConfig(Section):
 class DataConfig(Section):
     section = "data"
     name: str = parameter("digits", one_of(*DATASETS))
-    path: str = ""
+    path: str = parameter("", PATH)
     n_train: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
     n_test: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
     test_fraction: float = parameter(0.25, satisfies(lambda v: 0 < v < 1, "must be in (0, 1)"))
@@ -102,7 +108,9 @@ class NetworkConfig(Section):
     transfer: str = parameter("sigmoid", one_of(*TRANSFERS))
     output_transfer: str = parameter("linear", one_of(*TRANSFERS))
     loss: str = parameter("softmax_xent", one_of(*LOSSES))
-    init_gain: float = parameter(1.0, positive)
+    init_gain: float = parameter(1.0, positive, at_most(
+        1e6, "initial weights of that size saturate every transfer function, and beyond "
+        "~1e150 their squared norms overflow"))
 
     def validate(self):
         super().validate()
@@ -121,6 +129,7 @@ class TrainingConfig(Section):
     weight_decay: float = parameter(0.0, non_negative)
     checkpoint_every: int = parameter(0, satisfies(lambda v: v >= 0,
                                                    "must be >= 0 (0 = once per epoch)"))
+    divergence_factor: float = parameter(1000.0, satisfies(lambda v: v > 1, "must be > 1"))
 
 
 @dataclass(frozen=True)
@@ -216,7 +225,7 @@ class DeviceConfig(Section):
     threads: int = parameter(0, satisfies(lambda v: v >= 0,
                                           "must be >= 0 (0 = one thread, Brian2's default)"))
     gpu_id: int = parameter(0, non_negative)
-    build_dir: str = ""
+    build_dir: str = parameter("", PATH)
 
 
 @dataclass(frozen=True)
@@ -403,15 +412,37 @@ def from_dict(tree: dict) -> Config:
     return Config(**sections).validate()
 
 
-def _read_layers(path: Path, seen: tuple = ()) -> dict:
+def read_toml(path: str | Path, what: str = "file") -> dict:
+    """A TOML file as a dict; :class:`ConfigError` naming the file if it is missing,
+    unreadable, not UTF-8 or not valid TOML."""
+    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    if path.resolve() in seen:
-        raise ConfigError(f"{path}: 'base' files form a cycle")
+        raise ConfigError(f"{what} {path} does not exist")
     try:
-        tree = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+
+
+def parse_value(text: str):
+    """A ``--set`` value as TOML reads it (``0.1``, ``true``, ``"name"``, ``[64, 10]``); text
+    that is not a TOML value is taken as a plain string (``--set rule.name=wm``)."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text
+
+
+def _read_layers(path: Path, seen: tuple = ()) -> dict:
+    if path.is_file() and path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' files form a cycle")
+    tree = read_toml(path, "config file")
     base = tree.pop("base", None)
     if base is None:
         return tree

@@ -295,6 +295,8 @@ def _load_mnist(name: str, folder: Path) -> Dataset:
             raise DataError(f"{folder / label_file}: expected 1-D labels, got shape {labels.shape}")
         if len(images) != len(labels):
             raise DataError(f"{folder}: {image_file} has {len(images)} images but {label_file} has {len(labels)} labels")
+        if len(images) == 0:
+            raise DataError(f"{folder / image_file}: holds 0 images")
         splits += [images.reshape(len(images), -1) / 255.0, _one_hot(labels, 10, folder / label_file)]
     train_size, test_size = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
     if train_size != test_size:
@@ -392,6 +394,10 @@ def _head(data: Dataset, n_train: int, n_test: int) -> Dataset:
     """Keep the first ``n_train`` / ``n_test`` rows (0 keeps all)."""
     for n, available, split in ((n_train, len(data.x_train), "n_train"), (n_test, len(data.x_test), "n_test")):
         if n > available:
-            raise ValueError(f"{split}={n} but {data.name} has only {available} samples in that split")
+            raise DataError(f"data.{split}: {split}={n} but {data.name} has only {available} "
+                            "samples in that split")
+    for split, x in (("train", data.x_train), ("test", data.x_test)):
+        if len(x) == 0:
+            raise DataError(f"{data.name}: the {split} split holds no samples")
     tr, te = n_train or len(data.x_train), n_test or len(data.x_test)
     return Dataset(data.name, data.x_train[:tr], data.y_train[:tr], data.x_test[:te], data.y_test[:te], data.n_classes)

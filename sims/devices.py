@@ -10,6 +10,7 @@ part is missing and how to install it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -135,8 +136,9 @@ def restore_runtime() -> None:
     brian2.set_device("runtime")
 
 
-def rerun(device: Device, run_args: dict) -> None:
-    """Run the binary of the last standalone build of ``device`` again with new values."""
+def rerun(device: Device, run_args: dict, with_output: bool = False) -> None:
+    """Run the binary of the last standalone build of ``device`` again with new values
+    (``with_output``: show what the binary prints, its progress reports)."""
     from brian2.devices.device import all_devices
 
     from brian2 import TimedArray
@@ -147,7 +149,9 @@ def rerun(device: Device, run_args: dict) -> None:
     # A TimedArray that no generated code reads is not in the binary (and changes nothing).
     run_args = {key: value for key, value in run_args.items()
                 if not isinstance(key, TimedArray) or key in standalone.timed_arrays}
-    standalone.run(directory=str(device.build_dir), run_args=run_args)
+    with stopped_binary_is_interrupt(device):
+        standalone.run(directory=str(device.build_dir), run_args=run_args,
+                       with_output=with_output)
 
 
 #: Environment variable from which a cpp_standalone binary built by mirrorlab seeds its
@@ -194,14 +198,62 @@ def binary_run_time(device: Device) -> float:
     return float(all_devices[STANDALONE_NAMES[device.name]].timers.get("run_binary") or 0.0)
 
 
-def build(device: Device, run: bool = True, run_args: dict | None = None) -> None:
-    """Compile (if ``device.compile``) and run a standalone project after its ``run()`` calls."""
+def build(device: Device, run: bool = True, run_args: dict | None = None,
+          with_output: bool = False) -> None:
+    """Compile (if ``device.compile``) and run a standalone project after its ``run()``
+    calls (``with_output``: show what the binary prints, its progress reports)."""
     import brian2
 
     if device.name == "cuda" and device.compile and run:
         check_gpu(device.gpu_id)
-    brian2.device.build(directory=str(device.build_dir), compile=device.compile,
-                        run=run and device.compile, run_args=run_args)
+    with stopped_binary_is_interrupt(device):
+        brian2.device.build(directory=str(device.build_dir), compile=device.compile,
+                            run=run and device.compile, run_args=run_args,
+                            with_output=with_output)
+
+
+@contextlib.contextmanager
+def stopped_binary_is_interrupt(device: Device):
+    """A standalone binary that dies before the end of its run (killed by a signal, out of
+    memory) becomes a KeyboardInterrupt naming its project: the run was interrupted."""
+    try:
+        yield
+    except RuntimeError as err:
+        if "Project run failed" not in str(err):
+            raise
+        raise KeyboardInterrupt(f"the compiled circuit stopped before the end of its run "
+                                f"(killed?); its project: {device.build_dir}") from None
+
+
+class InterruptWatch:
+    """A context in which a Ctrl-C makes Brian2 stop the run cleanly at the end of a time
+    step (its own SIGINT handler, on runtime and in a standalone binary) instead of
+    raising; afterwards ``interrupted`` says whether one arrived (also one that reached
+    only this Python process while a standalone binary ran to its end)."""
+
+    def __enter__(self) -> "InterruptWatch":
+        from brian2 import Network
+
+        Network._globally_stopped = False
+        self.interrupted = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from brian2 import Network
+
+        self.interrupted = bool(Network._globally_stopped)
+        Network._globally_stopped = False
+
+
+def completed_fraction(device: Device) -> float:
+    """The fraction of its simulated time that the last run on ``device`` completed (1: the
+    whole run; less when Ctrl-C stopped it, which Brian2 turns into a clean stop)."""
+    import brian2
+    from brian2.devices.device import all_devices
+
+    brian_device = (all_devices[STANDALONE_NAMES[device.name]] if device.standalone
+                    else brian2.get_device())
+    return float(getattr(brian_device, "_last_run_completed_fraction", 1.0))
 
 
 # --- CUDA --------------------------------------------------------------------------------

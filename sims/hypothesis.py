@@ -55,8 +55,9 @@ from ..analysis import figures, tables
 from ..analysis import stats as S
 from . import results
 from .config import Config, ConfigError, load_config
+from .config import read_toml
 from .sweep import (FAILED, Outcome, Task, apply_overrides, check_keys, flatten_overrides,
-                    group_tasks, read_toml, run_tasks, seed_list)
+                    group_tasks, run_tasks, seed_list)
 
 HYPOTHESIS_KEYS = ("title", "question", "config", "seeds", "alpha", "baseline", "variants",
                    "outcome", "claim")

@@ -20,7 +20,8 @@ Array = np.ndarray
 
 
 class DivergenceError(FloatingPointError):
-    """Weights became NaN or infinite; the message gives the step and the layer."""
+    """The run blew up (a loss or weights not finite, or grown beyond
+    ``training.divergence_factor``); the message gives the step, the layer and what grew."""
 
 
 @dataclass
@@ -75,6 +76,10 @@ class MatrixEngine:
     loss : object with ``value``, ``delta``, ``predict`` (see ``models.losses``)
     lr, momentum, weight_decay : float
         Minibatch SGD: ``v <- momentum v + grad``, ``W <- W - lr v``.
+    batch_size : int, optional
+        The training batch size: gradients are sums over a batch divided by it, so every
+        sample weighs ``lr / batch_size`` and a smaller last batch of an epoch takes a
+        proportionally smaller step. None: divide by each batch's own size.
     mirror_scheme : {"alternating", "simultaneous"}
         How the mirror phase injects noise (see :meth:`mirror_step`).
     constraints : FeedbackConstraints, optional
@@ -85,12 +90,13 @@ class MatrixEngine:
 
     def __init__(self, net: Network, rule: Rule, hidden: Transfer, output: Transfer, loss, *,
                  lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                 mirror_scheme: str = "alternating",
+                 batch_size: int | None = None, mirror_scheme: str = "alternating",
                  constraints: FeedbackConstraints | None = None):
         self.net, self.rule, self.loss = net, rule, loss
         self.constraints = constraints or FeedbackConstraints()
         self.transfers = [hidden] * (len(net.W) - 1) + [output]
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.batch_size = batch_size
         MIRROR_SCHEME.check("mirror_scheme", mirror_scheme)
         self.mirror_scheme = mirror_scheme
         for velocities, weights in ((net.velocity_W, net.W), (net.velocity_b, net.b),
@@ -141,30 +147,42 @@ class MatrixEngine:
     def engaged_step(self, x: Array, y: Array) -> float:
         """One task-learning batch: W (and B where the rule says) learn. Returns the loss.
 
-        W's gradient is ``delta_l^T x_{l-1} / batch`` plus weight decay; B's comes from
-        the rule (:meth:`Rule.engaged_gradient`), given only that Hebbian product of the
-        signals at its synapses, plus weight decay of B's own value; each has its own
-        momentum. B never sees W here.
+        W's gradient is ``delta_l^T x_{l-1} / batch_size`` plus weight decay; B learns
+        from the same Hebbian product of the signals at its synapses
+        (:meth:`learn_feedback`), never from W.
         """
-        net, rule = self.net, self.rule
         net_inputs, activities = self.forward(x)
         deltas = self.backward(net_inputs, y)
-        batch = x.shape[0]
+        batch = self.batch_size or x.shape[0]
         for l, (delta, pre) in enumerate(zip(deltas, activities[:-1])):
             hebbian = delta.T @ pre / batch
-            grad_W = hebbian + self.weight_decay * net.W[l]
-            grad_b = delta.mean(axis=0)
-            net.velocity_W[l] = self.momentum * net.velocity_W[l] + grad_W
-            net.velocity_b[l] = self.momentum * net.velocity_b[l] + grad_b
-            grad_B = rule.engaged_gradient(net.B[l], hebbian.T)
-            if grad_B is not None:
-                net.velocity_B[l] = (self.momentum * net.velocity_B[l] + grad_B
-                                     + self.weight_decay * net.B[l])
-                dB = -(self.lr * net.velocity_B[l]) - rule.engaged_decay * net.B[l]
-                net.B[l] = self._constrain(l, net.B[l] + dB)
-            net.W[l] = net.W[l] - self.lr * net.velocity_W[l] - rule.forward_decay * net.W[l]
-            net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
+            self.learn_feedback(l, hebbian.T)
+            self.learn_forward(l, hebbian, delta.sum(axis=0) / batch)
         return self.loss.value(net_inputs[-1], y)
+
+    def learn_forward(self, l: int, hebbian: Array, grad_b: Array) -> None:
+        """W_l and b_l take one optimiser step: ``hebbian = delta_l^T x_{l-1} / batch``
+        (W's shape) plus weight decay, momentum, the rule's forward decay."""
+        net = self.net
+        grad_W = hebbian + self.weight_decay * net.W[l]
+        net.velocity_W[l] = self.momentum * net.velocity_W[l] + grad_W
+        net.velocity_b[l] = self.momentum * net.velocity_b[l] + grad_b
+        net.W[l] = net.W[l] - self.lr * net.velocity_W[l] - self.rule.forward_decay * net.W[l]
+        net.b[l] = net.b[l] - self.lr * net.velocity_b[l]
+
+    def learn_feedback(self, l: int, hebbian: Array) -> None:
+        """B_l's engaged update from the local signals only: ``hebbian = x_{l-1}^T delta_l /
+        batch`` (B's shape) through the rule (:meth:`Rule.engaged_gradient`), with B's own
+        momentum, weight decay of B's own value, and the rule's decay; then the feedback
+        constraints. Nothing here reads W."""
+        net, rule = self.net, self.rule
+        grad_B = rule.engaged_gradient(net.B[l], hebbian)
+        if grad_B is None:
+            return
+        net.velocity_B[l] = (self.momentum * net.velocity_B[l] + grad_B
+                             + self.weight_decay * net.B[l])
+        dB = -(self.lr * net.velocity_B[l]) - rule.engaged_decay * net.B[l]
+        net.B[l] = self._constrain(l, net.B[l] + dB)
 
     def mirror_step(self, noise: list[Array]) -> None:
         """One mirror batch: B learns from noise, W is frozen.
@@ -178,18 +196,23 @@ class MatrixEngine:
           ``r_0 = xi_0``, ``r_l = phi(W_l r_{l-1} + b_l) + xi_l``; each B learns
           from the activities on both sides, which carry the layers below.
         """
-        rule, net = self.rule, self.net
+        net = self.net
         pre = noise[0]
         for l, (W, b, phi) in enumerate(zip(net.W, net.b, self.transfers)):
             if self.mirror_scheme == "alternating":
                 pre = noise[l]
             post = phi.phi(pre @ W.T + b)
-            updated = self._constrain(l, net.B[l] + rule.mirror_update(net.B[l], pre, post))
-            net.B[l] = rule.control_growth(updated)   # a positive rescaling keeps the signs
+            self.mirror_learn(l, pre, post)
             if self.mirror_scheme == "simultaneous" and l + 1 < len(noise):
                 pre = post + noise[l + 1]
 
-    # --- checks -------------------------------------------------------------------------
+    def mirror_learn(self, l: int, pre: Array, post: Array) -> None:
+        """B_l learns from one mirror batch of the activity on its two sides (``pre``: the
+        noise below, ``(batch, n_{l-1})``; ``post``: the layer's response, ``(batch, n_l)``),
+        then the constraints and the rule's growth control. Nothing here reads W."""
+        net, rule = self.net, self.rule
+        updated = self._constrain(l, net.B[l] + rule.mirror_update(net.B[l], pre, post))
+        net.B[l] = rule.control_growth(updated)   # a positive rescaling keeps the signs
 
     def replay(self, events, x: Array, y: Array, mirror_noise) -> None:
         """Run ``events`` (from :func:`sims.schedule.phase_plan`) in order: an engaged
@@ -201,17 +224,3 @@ class MatrixEngine:
                 self.engaged_step(x[event.samples], y[event.samples])
             else:
                 self.mirror_step(next(draws))
-
-    def check_finite(self, step: int, loss: float = 0.0) -> None:
-        """Raise :class:`DivergenceError` naming the step and layer if any weight (or the
-        last batch's loss, which belongs to the output layer) is not finite."""
-        if not np.isfinite(loss):
-            raise DivergenceError(f"diverged at step {step}: non-finite loss in layer "
-                                  f"{len(self.net.W)} (the output); lower the learning rate(s)")
-        for l, (W, b, B) in enumerate(zip(self.net.W, self.net.b, self.net.B)):
-            for name, array in (("W", W), ("b", b), ("B", B)):
-                if not np.all(np.isfinite(array)):
-                    raise DivergenceError(
-                        f"diverged at step {step}: non-finite {name} in layer {l + 1} "
-                        f"({self.net.sizes[l]}→{self.net.sizes[l + 1]}); lower the learning "
-                        "rate(s)")

@@ -1,19 +1,33 @@
 """One folder per run: ``config.toml``, ``metrics.json``, ``arrays.npz``, ``figures/``.
 
-Every file is written atomically (temporary file, then rename), so an
-interrupted run leaves the last complete version of each; ``metrics.json``
-says ``"complete": false`` until the run has finished.
+Every file is written atomically (temporary file, then rename), so an interrupted run
+leaves the last complete version of each. A run goes through three steps:
+
+1. :func:`begin`: the folder is checked (it must be a directory, or creatable), stale
+   temporary files of a killed write are removed, ``config.toml`` (the resolved config)
+   and ``metrics.json`` with ``"complete": false`` are written;
+2. checkpoints rewrite ``arrays.npz`` and then ``metrics.json``, still incomplete;
+3. :func:`finish`: every other file of the run (arrays, activity, spikes, figures) is
+   written first, and ``"complete": true`` last, so a folder that says complete holds
+   every file it vouches for.
+
+A finished run is reused (``compare``, ``sweep``, ``hypothesis`` resume) only if it was
+made with the same resolved config (:func:`finished`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import tempfile
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from ..models.params import ParameterError
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -60,8 +74,105 @@ def is_complete(run_dir: Path) -> bool:
     """True if ``run_dir`` holds a finished run."""
     try:
         return bool(read_metrics(run_dir).get("complete"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError):
         return False
+
+
+def config_digest(config_toml: str) -> str:
+    """The identity of a resolved config: the SHA-256 of its TOML text."""
+    return hashlib.sha256(config_toml.encode()).hexdigest()
+
+
+def stored_config(run_dir: Path) -> str | None:
+    """The resolved config a run folder holds, or None."""
+    try:
+        return (Path(run_dir) / "config.toml").read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class FolderError(ParameterError):
+    """A results folder cannot be used (a file is in the way, it cannot be created, or it
+    holds a finished run of another config); the message names the folder."""
+
+
+def finished(run_dir: Path, config_toml: str) -> bool:
+    """True if ``run_dir`` holds a finished run of exactly this config (``config_toml``);
+    :class:`FolderError` naming the differing fields if it holds a finished run of another
+    config (rerunning would silently mix two experiments)."""
+    if not is_complete(run_dir):
+        return False
+    stored = stored_config(run_dir)
+    metrics = read_metrics(run_dir)
+    digest = metrics.get("config_sha256")
+    if stored is not None and stored == config_toml and digest in (None, config_digest(stored)):
+        return True
+    fields = differing_fields(stored or "", config_toml)
+    raise FolderError(f"{run_dir} holds a finished run of another config (differs in "
+                      f"{', '.join(fields) or 'formatting'}); use another output folder "
+                      "or delete that run")
+
+
+def differing_fields(a_toml: str, b_toml: str) -> list[str]:
+    """Dotted names of the fields in which two TOML texts differ."""
+    try:
+        a, b = tomllib.loads(a_toml), tomllib.loads(b_toml)
+    except tomllib.TOMLDecodeError:
+        return ["the stored config.toml (unreadable)"]
+    return _differing(a, b)
+
+
+def _differing(a: dict, b: dict, prefix: str = "") -> list[str]:
+    fields = []
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            fields += _differing(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            fields.append(f"{prefix}{key}")
+    return fields
+
+
+def check_folder(folder: Path) -> Path:
+    """``folder`` as a usable results folder: an existing directory, or one that can be
+    created (nothing in its path is a file, and it is not a device like /dev/null)."""
+    folder = Path(folder)
+    for part in [folder, *folder.parents]:
+        if part.exists():
+            if not part.is_dir():
+                raise FolderError(f"results folder {folder}: {part} is not a directory")
+            if not os.access(part, os.W_OK | os.X_OK):
+                raise FolderError(f"results folder {folder}: {part} is not writable")
+            return folder
+    return folder
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files (``.NAME.*.tmp``) that a killed write left behind."""
+    for sub in (folder, folder / "figures"):
+        if sub.is_dir():
+            for stale in sub.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
+
+def begin(folder: Path, config_toml: str, metrics: dict) -> None:
+    """Start a run in ``folder`` (see the module docstring): check it, remove stale
+    temporaries, write ``config.toml`` and an incomplete ``metrics.json``."""
+    folder = check_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
+    write_text(folder / "config.toml", config_toml)
+    write_json(folder / "metrics.json", {**metrics, "complete": False})
+
+
+def finish(folder: Path, metrics: dict, arrays: dict[str, dict], draw=None) -> None:
+    """End a run: write every ``arrays[file name]`` (``.npz``), call ``draw(folder)`` (the
+    figures, optional), then ``metrics.json`` with ``"complete": true``, last."""
+    for name, contents in arrays.items():
+        write_arrays(folder / name, contents)
+    write_json(folder / "metrics.json", {**metrics, "complete": False})
+    if draw is not None:
+        draw(folder)
+    write_json(folder / "metrics.json", {**metrics, "complete": True})
 
 
 def versions() -> dict[str, str]:

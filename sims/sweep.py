@@ -43,7 +43,6 @@ import os
 import re
 import socket
 import time
-import tomllib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +51,11 @@ from typing import Any, Callable, Iterator
 from tqdm.auto import tqdm
 
 from . import results
-from .config import Config, ConfigError, load_config, to_dict, to_toml
+from .config import Config, ConfigError, load_config, read_toml, to_toml
 
 CLUSTER_HINT = "pip install mirrorlab[cluster]"
+#: Seconds to wait for an existing Dask scheduler before giving up.
+SCHEDULER_TIMEOUT_S = 10
 COMPLETE, SKIPPED, FAILED = "complete", "skipped", "failed"
 
 
@@ -83,16 +84,6 @@ class Outcome:
 
 
 # --- files: TOML, overrides, seeds -------------------------------------------------------
-
-def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"file {path} does not exist")
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-
 
 def check_keys(table: dict, allowed, where: str) -> None:
     """ConfigError naming the first key of ``table`` that is not in ``allowed``."""
@@ -180,7 +171,7 @@ def execute(run_dir: str | Path, config: Config, runner: Callable | None = None)
         runner(config, run_dir, progress=False)
         if not results.is_complete(run_dir):
             raise RuntimeError(f"the run returned but {run_dir}/metrics.json is not complete")
-    except Exception as err:       # recorded, so that the other runs go on
+    except (Exception, KeyboardInterrupt) as err:   # recorded: the other runs go on
         error = f"{type(err).__name__}: {err}".splitlines()[0]
         _record_failure(run_dir, error, traceback.format_exc(), **attempt)
         _log(run_dir, {**attempt, "time": _now(), "event": FAILED, "error": error})
@@ -208,7 +199,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     LocalCluster of ``workers`` single-threaded processes (default: one per core)."""
     distributed = import_distributed()
     if scheduler:
-        with distributed.Client(scheduler) as client:
+        try:
+            client = distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
+            raise ClusterUnavailable(f"--scheduler {scheduler}: no Dask scheduler answered "
+                                     f"within {SCHEDULER_TIMEOUT_S} s ({type(err).__name__}: "
+                                     f"{err}); start one with 'dask scheduler'") from None
+        with client:
             _import_brian2_on_workers(client)
             yield client
         return
@@ -237,30 +234,12 @@ def _import_brian2_on_workers(client) -> None:
     client.register_plugin(Brian2Import(), name="mirrorlab-import-brian2")
 
 
-def _differing_fields(a: dict, b: dict, prefix: str = "") -> list[str]:
-    fields = []
-    for key in sorted(set(a) | set(b)):
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            fields += _differing_fields(a[key], b[key], f"{prefix}{key}.")
-        elif a.get(key) != b.get(key):
-            fields.append(f"{prefix}{key}")
-    return fields
-
-
 def is_finished(task: Task) -> bool:
     """True if ``task.run_dir`` holds a finished run of ``task.config``.
 
     Raises ConfigError if it holds a finished run of another config.
     """
-    if not results.is_complete(task.run_dir):
-        return False
-    stored = (task.run_dir / "config.toml").read_text()
-    if stored != to_toml(task.config):
-        fields = _differing_fields(tomllib.loads(stored), to_dict(task.config))
-        raise ConfigError(f"{task.run_dir} holds a finished run of another config (differs in "
-                          f"{', '.join(fields) or 'formatting'}); use another output folder "
-                          "or delete that run")
-    return True
+    return results.finished(task.run_dir, to_toml(task.config))
 
 
 def run_tasks(tasks: list[Task], client, *, progress: bool = True,

@@ -202,7 +202,7 @@ def test_cli_device_cuda_names_what_is_missing(missing, message, monkeypatch, tm
 def test_gpu_id_reaches_the_device_config(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_run(config, out_dir, progress=True):
+    def fake_run(config, out_dir, progress=True, figures=False):
         seen["device"] = config.device
         raise KeyboardInterrupt
 

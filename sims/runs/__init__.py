@@ -17,10 +17,10 @@ from .matrix import run_matrix
 Runner = Callable[..., dict]
 
 
-def _run_circuit(config, out_dir=None, *, progress=True):
+def _run_circuit(config, out_dir=None, *, progress=True, figures=False):
     # Imported on use: Brian2 takes seconds to import, and matrix runs never need it.
     from .circuit import run_circuit_experiment
-    return run_circuit_experiment(config, out_dir, progress=progress)
+    return run_circuit_experiment(config, out_dir, progress=progress, figures=figures)
 
 
 RUNNERS: dict[str, Runner] = {
@@ -29,11 +29,13 @@ RUNNERS: dict[str, Runner] = {
 }
 
 
-def run(config: Config, out_dir: str | Path | None = None, *, progress: bool = True) -> dict:
-    """Train ``config`` with its engine; return (and, with ``out_dir``, write) the metrics."""
+def run(config: Config, out_dir: str | Path | None = None, *, progress: bool = True,
+        figures: bool = False) -> dict:
+    """Train ``config`` with its engine; return (and, with ``out_dir``, write) the metrics
+    (and, with ``figures``, the run's figures before it is marked complete)."""
     try:
         runner = RUNNERS[config.experiment.engine]
     except KeyError:
         raise ConfigError(f"experiment.engine: no runner for {config.experiment.engine!r}; "
                           f"available: {', '.join(RUNNERS)}") from None
-    return runner(config, out_dir, progress=progress)
+    return runner(config, out_dir, progress=progress, figures=figures)

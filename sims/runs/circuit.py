@@ -30,7 +30,9 @@ from .. import results
 from ..config import Config, ConfigError, to_toml
 from ..data import Dataset
 from ..devices import device_from_config
-from .common import Streams, check_sizes, checkpoint, final_of, load_config_data
+from ..matrix_engine import DivergenceError
+from .common import (DivergenceWatch, Streams, check_memory, check_sizes, checkpoint,
+                     draw_figures, final_of, load_config_data)
 from .compiled import run_circuit
 from .matrix import build_engine, new_metrics
 
@@ -40,46 +42,90 @@ SNAPSHOTS = 40  # history entries over a run when training.checkpoint_every is 0
 
 
 def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
-                           progress: bool = True, data: Dataset | None = None) -> dict:
+                           progress: bool = True, data: Dataset | None = None,
+                           figures: bool = False) -> dict:
     """Train ``config`` as a Brian2 circuit; return (and, with ``out_dir``, write) the metrics.
 
     ``device.name`` picks Brian2 runtime, cpp_standalone or cuda_standalone, built in
     ``device.build_dir`` or a temporary folder. A later run in this process whose
     circuit differs only in seed or numeric parameters reuses the standalone build.
+    Everything is checked (the circuit spec included) before the results folder is
+    touched. A run stopped by Ctrl-C keeps the snapshots taken so far, marked incomplete,
+    and raises KeyboardInterrupt; a run whose weights or loss blew up
+    (``training.divergence_factor``) raises DivergenceError naming the presentation.
     """
     data = data if data is not None else load_config_data(config)
     check_sizes(config, data)
-    folder = Path(out_dir) if out_dir is not None else None
-    if folder is not None:
-        results.write_text(folder / "config.toml", to_toml(config))
+    check_memory(config, data)
+    folder = results.check_folder(out_dir) if out_dir is not None else None
     plan = plan_from_config(config, data)
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)
     every = _record_every(config, len(table), plan.events)
     device = device_from_config(config.device)
+    measure = Measurer(config, data)
+    metrics = new_metrics(config, data)
+    metrics.update(engine="circuit", device=device.describe(), neuron=config.circuit.neuron,
+                   schedule=_schedule_summary(table),
+                   history=[measure(0, 0, *plan.initial)])
+    watch = DivergenceWatch(config.training.divergence_factor,
+                            metrics["history"][0]["test_loss"], plan.initial[0], plan.initial[2])
+    if folder is not None:
+        results.begin(folder, to_toml(config), metrics)
     if progress:
         print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
               f"on {device.describe()}; building and running ...", flush=True)
-    run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
-                      feedback_signs=plan.feedback_signs, device=device, record_every=every,
-                      seed=config.experiment.seed)
-    metrics = new_metrics(config, data)
-    metrics.update(engine="circuit", device=run.device, neuron=config.circuit.neuron,
-                   wall_time_s=run.wall_time_s, build_time_s=run.build_time_s,
-                   schedule=_schedule_summary(table))
-    metrics["history"] = _history(config, data, run, len(table))
+    try:
+        run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
+                          feedback_signs=plan.feedback_signs, device=device, record_every=every,
+                          seed=config.experiment.seed, progress=progress)
+    except KeyboardInterrupt as stop:
+        _stop(folder, metrics, stop)
+        raise
+    metrics.update(device=run.device, wall_time_s=run.wall_time_s,
+                   build_time_s=run.build_time_s, completed_fraction=run.completed)
+    history, snapshots = _history(run, measure, len(table), _engaged_total(data, config))
+    try:
+        metrics["history"] = []
+        for entry, (W, B) in zip(history, snapshots):
+            where = f"presentation {entry['presentation']}"
+            watch.weights(where, W, B)
+            watch.loss(where, entry["test_loss"], lambda: (W, B))
+            metrics["history"].append(entry)
+        if run.completed < 1 or run.interrupted:
+            raise KeyboardInterrupt(f"Ctrl-C when {100 * run.completed:.0f} % of the run was "
+                                    "simulated")
+    except (KeyboardInterrupt, DivergenceError) as stop:
+        _stop(folder, metrics, stop, run)
+        raise
     metrics["final"] = final_of(metrics["history"][-1])
-    metrics["complete"] = True
     if folder is not None:
-        results.write_json(folder / "metrics.json", metrics)
-        results.write_arrays(folder / "arrays.npz", results.network_arrays(run.W, run.b, run.B))
-        results.write_arrays(folder / "activity.npz", activity_arrays(run.recording, table))
-        if run.spikes:
-            window = metrics["schedule"]["window_start"], (metrics["schedule"]["window_start"]
-                                                           + len(metrics["schedule"]["phases"]))
-            results.write_arrays(folder / "spikes.npz", spike_arrays(
-                run.spikes, table, window, float(plan.spec.presentation_time)))
+        results.finish(folder, metrics, _run_arrays(run, table, metrics, plan.spec),
+                       draw_figures if figures else None)
+    metrics["complete"] = True
     return metrics
+
+
+def _stop(folder: Path | None, metrics: dict, stop: BaseException, run=None) -> None:
+    """Write what a stopped run has (the history so far, its weights), incomplete."""
+    metrics["stopped"] = f"{type(stop).__name__}: {stop}" if str(stop) else type(stop).__name__
+    if folder is None:
+        return
+    if run is not None:
+        results.write_arrays(folder / "arrays.npz", results.network_arrays(run.W, run.b, run.B))
+    results.write_json(folder / "metrics.json", {**metrics, "complete": False})
+
+
+def _run_arrays(run, table, metrics: dict, spec) -> dict[str, dict]:
+    """The array files of a finished circuit run, by file name."""
+    arrays = {"arrays.npz": results.network_arrays(run.W, run.b, run.B),
+              "activity.npz": activity_arrays(run.recording, table)}
+    if run.spikes:
+        schedule = metrics["schedule"]
+        window = schedule["window_start"], schedule["window_start"] + len(schedule["phases"])
+        arrays["spikes.npz"] = spike_arrays(run.spikes, table, window,
+                                            float(spec.presentation_time))
+    return arrays
 
 
 # --- from a config to a circuit and its run ---------------------------------------------
@@ -232,23 +278,42 @@ def _record_every(config: Config, n_presentations: int, events) -> int:
     return max(1, n_presentations // SNAPSHOTS)
 
 
-def _history(config: Config, data: Dataset, run, n_presentations: int) -> list[dict]:
-    engine = build_engine(config, np.random.default_rng(0))
-    per_epoch = steps_per_epoch(len(data.x_train), 1)
-    rec, history = run.recording, []
+class Measurer:
+    """One history entry from a circuit's weights: alignment on the weights themselves,
+    accuracy and delta angles from the steady state they define (what instantaneous
+    neurons compute, and settled rate neurons approach), as the matrix engine measures."""
+
+    def __init__(self, config: Config, data: Dataset):
+        self.engine = build_engine(config, np.random.default_rng(0))
+        self.data = data
+        self.per_epoch = steps_per_epoch(len(data.x_train), 1)
+
+    def __call__(self, presentation: int, step: int, W, b, B) -> dict:
+        self.engine.net.W, self.engine.net.b, self.engine.net.B = list(W), list(b), list(B)
+        with np.errstate(all="ignore"):   # a diverged snapshot is measured, then reported
+            entry = checkpoint(self.engine, self.data, step, step / self.per_epoch, None)
+        entry["presentation"] = presentation
+        return entry
+
+
+def _history(run, measure: Measurer, n_presentations: int,
+             engaged_total: int) -> tuple[list[dict], list[tuple]]:
+    """History entries of the recorded snapshots (and, for a finished run, of the final
+    weights), with the ``(W, B)`` each was measured on."""
+    rec, history, matrices = run.recording, [], []
     snapshots = [(int(rec.presentations[k]), int(rec.engaged_steps[k]), [w[k] for w in rec.W],
                   [v[k] for v in rec.b], [x[k] for x in rec.B])
                  for k in range(len(rec.presentations))]
-    snapshots.append((n_presentations, _engaged_total(data, config), run.W, run.b, run.B))
+    if run.completed >= 1:   # the final weights are those of the last presentation
+        snapshots.append((n_presentations, engaged_total, run.W, run.b, run.B))
     for presentation, step, W, b, B in snapshots:
-        engine.net.W, engine.net.b, engine.net.B = list(W), list(b), list(B)
-        entry = checkpoint(engine, data, step, step / per_epoch, None)
-        entry["presentation"] = presentation
+        entry = measure(presentation, step, W, b, B)
         if history and history[-1]["presentation"] == presentation:
-            history[-1] = entry   # the final weights replace a snapshot of the same step
+            history[-1], matrices[-1] = entry, (W, B)  # the final weights replace a snapshot
         else:
             history.append(entry)
-    return history
+            matrices.append((W, B))
+    return history, matrices
 
 
 def _engaged_total(data: Dataset, config: Config) -> int:

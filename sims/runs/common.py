@@ -2,6 +2,7 @@
 performance are measured into the history of a results folder (``sims/results.py``)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,9 @@ import numpy as np
 from ...analysis import metrics as M
 from ..config import Config, ConfigError
 from ..data import Dataset, load_dataset
-from ..matrix_engine import MatrixEngine
+from ..matrix_engine import DivergenceError, MatrixEngine
+
+Array = np.ndarray
 
 PROBE_BATCH = 256  # training samples on which delta angles are measured
 #: What ``final`` repeats of the last checkpoint.
@@ -71,6 +74,113 @@ def checkpoint(engine: MatrixEngine, data: Dataset, step: int, epoch: float,
     }
 
 
+def draw_figures(folder) -> None:
+    """Every figure of a run's folder (imported on use: matplotlib is slow to import, and
+    sweeps do not draw)."""
+    from ..figures import draw_figures as draw
+    draw(folder)
+
+
 def final_of(last: dict) -> dict:
     """The ``final`` entry of ``metrics.json``: what the last checkpoint measured."""
     return {k: last[k] for k in FINAL_KEYS}
+
+
+# --- divergence --------------------------------------------------------------------------
+
+def reference_norm(matrix: Array) -> float:
+    """Norm a matrix is measured against: its own at the start, but at least that of a
+    unit-gain initialisation of its shape, ``U(-1, 1) / sqrt(fan-in)``, whose expected
+    Frobenius norm is ``sqrt(rows / 3)`` (so small initial weights may grow into it)."""
+    return max(float(np.linalg.norm(matrix)), float(np.sqrt(matrix.shape[0] / 3.0)))
+
+
+class DivergenceWatch:
+    """Stops a run whose training loss or weights blow up, naming where.
+
+    A run has diverged when a batch's training loss is not finite or exceeds
+    ``training.divergence_factor`` times the network's initial test loss, or when the norm
+    of any W_l or B_l is not finite or exceeds that factor times its reference
+    (:func:`reference_norm`). Healthy runs of every shipped config stay within 11x in
+    weight norm and 2.8x in batch loss (measured; see the README), so the default
+    factor of 1000 leaves two orders of magnitude.
+    """
+
+    def __init__(self, factor: float, initial_loss: float, W: list[Array], B: list[Array]):
+        self.factor = factor
+        self.initial_loss = max(float(initial_loss), np.finfo(float).tiny)
+        self.references = {"W": [reference_norm(w) for w in W],
+                           "B": [reference_norm(b) for b in B]}
+
+    def loss(self, where: str, loss: float, weights) -> None:
+        """Check one batch's training loss (``where``: "step 12"); ``weights()`` gives the
+        current ``(W, B)`` (asked only when the loss has blown up)."""
+        if np.isfinite(loss) and loss <= self.factor * self.initial_loss:
+            return
+        W, B = weights()
+        self.weights(where, W, B)   # a weight that blew up names its layer first
+        output = f"in layer {len(W)} (the output)"
+        raise DivergenceError(
+            f"diverged at {where}: " + (f"non-finite loss {output}" if not np.isfinite(loss)
+                                        else f"training loss {loss:.3g} {output} is more than "
+                                        f"{self.factor:g} times its start "
+                                        f"({self.initial_loss:.3g})")
+            + "; lower the learning rate(s) or raise training.divergence_factor")
+
+    def weights(self, where: str, W: list[Array], B: list[Array]) -> None:
+        """Check every weight matrix's norm."""
+        for kind, matrices in (("W", W), ("B", B)):
+            for l, (matrix, reference) in enumerate(zip(matrices, self.references[kind]), 1):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    norm = float(np.linalg.norm(matrix))
+                if not np.isfinite(norm):   # an entry, or the sum of squares, overflowed
+                    grown = f"non-finite {kind} in layer {l}"
+                elif norm <= self.factor * reference:
+                    continue
+                else:
+                    grown = (f"{kind} in layer {l} has norm {norm:.3g}, more than "
+                             f"{self.factor:g} times its reference {reference:.3g}")
+                raise DivergenceError(f"diverged at {where}: {grown}; lower the learning "
+                                      "rate(s) or raise training.divergence_factor")
+
+
+# --- resources ---------------------------------------------------------------------------
+
+#: Bytes of memory per synapse of a Brian2 circuit (weight, indices, plasticity variables,
+#: dynamic-array bookkeeping; measured ~70-110 B on runtime for the shipped circuits).
+BYTES_PER_SYNAPSE = 128
+
+
+def memory_needed(config: Config, n_test: int, n_train: int) -> int:
+    """A generous estimate (bytes) of what a run of ``config`` holds in memory: the matrix
+    engine's weights, feedback, velocities and temporaries (8 copies of the parameters)
+    and its largest forward pass (the test set); a circuit's synapses and presentation
+    table on top."""
+    sizes = config.network.sizes
+    parameters = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    rows = max(config.training.batch_size, n_test, PROBE_BATCH)
+    needed = 8 * (8 * parameters + 4 * rows * sum(sizes))
+    if config.experiment.engine == "circuit":
+        presentations = n_train * config.training.epochs * (1 + config.schedule.mirror_batches
+                                                            * len(sizes))
+        needed += 2 * parameters * BYTES_PER_SYNAPSE + 8 * presentations * (
+            sizes[0] + sizes[-1] + 4 * len(sizes))
+    return int(needed)
+
+
+def available_memory() -> int:
+    """This machine's physical memory in bytes (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(config: Config, data: Dataset) -> None:
+    """Refuse, before any work, a run that cannot fit in this machine's memory."""
+    needed, have = memory_needed(config, len(data.x_test), len(data.x_train)), available_memory()
+    if have and needed > have:
+        raise ConfigError(f"network.sizes: a run of {config.network.sizes} on "
+                          f"{len(data.x_train)} samples needs about {needed / 2**30:.1f} GiB "
+                          f"of memory; this machine has {have / 2**30:.1f} GiB "
+                          f"(got {config.network.sizes!r})")

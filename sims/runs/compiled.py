@@ -8,13 +8,16 @@ amplitude, time constant — runs the same binary again with those values as
 """
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from brian2 import second
 from brian2 import seed as brian2_seed
+from tqdm.auto import tqdm
 
 from ...circuits import CircuitSpec, Presentations, circuit_class, presentations
 from ...circuits.monitors import (activity_monitors, activity_samples, bias_monitors,
@@ -58,7 +61,10 @@ class CircuitRun:
 
     ``wall_time_s`` includes ``build_time_s``, the time spent generating and compiling
     code (0 when a standalone build was reused). ``spikes``: spiking circuits' pooled
-    spikes per population (``SpikingCircuit.activity``), else None.
+    spikes per population (:meth:`Circuit.spikes`), else None. ``completed``: the fraction
+    of the run's simulated time that ran (less than 1 when Ctrl-C stopped it; the weights
+    and the recording are then those of the stop); ``interrupted``: a Ctrl-C arrived
+    during the run (even if a standalone binary, not reached by it, ran to its end).
     """
 
     W: list[Array]
@@ -69,11 +75,14 @@ class CircuitRun:
     wall_time_s: float
     build_time_s: float = 0.0
     spikes: dict[str, dict] | None = None
+    completed: float = 1.0
+    interrupted: bool = False
 
 
 def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
                 feedback_signs=None, device: Device = Device(), record_every: int = 0,
-                seed: int | None = None, reuse: bool = True) -> CircuitRun:
+                seed: int | None = None, reuse: bool = True,
+                progress: bool = False) -> CircuitRun:
     """Train a circuit through ``events`` and return its final weights.
 
     Parameters
@@ -101,6 +110,9 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
     reuse : bool
         Run the last standalone build again when only values differ (see
         :class:`CompiledCircuit`); False compiles anew.
+    progress : bool
+        Show the run's progress (a bar on runtime; the binary's own reports, every
+        :data:`REPORT_PERIOD`, on standalone devices).
 
     Returns
     -------
@@ -114,15 +126,17 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
     plan = _presentations(spec, data, events, noise)
     if not device.standalone:
         return CompiledCircuit(spec, plan, device, record_every, seed).run(
-            spec, plan, initial, feedback_signs, seed)
+            spec, plan, initial, feedback_signs, seed, progress)
     global _last_build
     key = CompiledCircuit.key(spec, plan, device, record_every, seed)
     if not (reuse and _last_build is not None and _last_build.matches(key)):
         _last_build = None  # frees the previous build (and its temporary folder) first
         _last_build = CompiledCircuit(spec, plan, device, record_every, seed)
-    return _last_build.run(spec, plan, initial, feedback_signs, seed)
+    return _last_build.run(spec, plan, initial, feedback_signs, seed, progress)
 
 
+#: Wall time between two progress reports of a standalone binary (compiled into it).
+REPORT_PERIOD = 10 * second
 #: The last standalone build of this process: Brian2 holds one standalone project at a time.
 _last_build: CompiledCircuit | None = None
 
@@ -201,10 +215,11 @@ class CompiledCircuit:
         return key == self._key and self._activation == devices.activations()
 
     def run(self, spec: CircuitSpec, plan: Presentations, initial,
-            feedback_signs=None, seed: int | None = None) -> CircuitRun:
+            feedback_signs=None, seed: int | None = None, progress: bool = False) -> CircuitRun:
         """Run ``plan`` from the weights ``initial`` (and ``feedback_signs``) with the
         parameters of ``spec``; ``seed`` seeds Brian2's random numbers where the build
-        takes it at run time (else it was fixed when the circuit was built)."""
+        takes it at run time (else it was fixed when the circuit was built); ``progress``
+        shows how far the run is."""
         started = time.perf_counter()
         circuit = self.circuit
         if self.runs and not self.device.standalone:
@@ -212,24 +227,31 @@ class CompiledCircuit:
         if self.seeded_at_run_time:
             devices.set_seed(self.device, seed)
         build_time = 0.0
-        if self.runs == 0:
-            circuit.set_weights(*initial, feedback_signs)
-            if self.device.standalone:
-                circuit.network.run(circuit.duration, namespace={})
-                devices.build(self.device)
-                build_time = (time.perf_counter() - started
-                              - devices.binary_run_time(self.device))
-                devices.restore_runtime()
+        with devices.InterruptWatch() as watch:
+            if self.runs == 0:
+                circuit.set_weights(*initial, feedback_signs)
+                if self.device.standalone:
+                    circuit.network.run(circuit.duration, namespace={}, report="stdout",
+                                        report_period=REPORT_PERIOD)
+                    devices.build(self.device, with_output=progress)
+                    build_time = (time.perf_counter() - started
+                                  - devices.binary_run_time(self.device))
+                    devices.restore_runtime()
+                else:
+                    with _progress_bar(len(plan), progress) as report:
+                        circuit.network.run(circuit.duration, namespace={}, report=report,
+                                            report_period=1 * second)
             else:
-                circuit.network.run(circuit.duration, namespace={})
-        else:
-            devices.rerun(self.device, circuit.run_args(spec, plan, initial, feedback_signs))
+                devices.rerun(self.device,
+                              circuit.run_args(spec, plan, initial, feedback_signs),
+                              with_output=progress)
         self.runs += 1
+        completed = devices.completed_fraction(self.device)
         W, b, B = circuit.weights()
         recording = self._recording(plan) if self.record_every else None
         return CircuitRun(W, b, B, recording, self.device.describe(),
                           time.perf_counter() - started, build_time,
-                          _copied(circuit.spikes()) or None)
+                          _copied(circuit.spikes()) or None, completed, watch.interrupted)
 
     def _recording(self, plan: Presentations) -> Recording:
         """The snapshots of the last run (see :class:`Recording`)."""
@@ -244,6 +266,24 @@ class CompiledCircuit:
                     for name, variables in samples.items()}
         return Recording(done, plan.engaged_steps[done], W, biases,
                          [matrices[f"B_{l}"] for l in range(1, L + 1)], activity)
+
+
+@contextlib.contextmanager
+def _progress_bar(presentations: int, shown: bool):
+    """A progress bar of presentations for a runtime run, as Brian2's ``report`` callback
+    (None when not shown)."""
+    if not shown:
+        yield None
+        return
+    bar = tqdm(total=presentations, unit="presentation", desc="circuit")
+
+    def report(elapsed, completed, start, duration):
+        bar.update(int(completed * presentations) - bar.n)
+
+    try:
+        yield report
+    finally:
+        bar.close()
 
 
 # --- recording ----------------------------------------------------------------------------

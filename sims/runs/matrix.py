@@ -14,7 +14,8 @@ from .. import results
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..matrix_engine import DivergenceError, MatrixEngine, init_network
-from .common import Streams, check_sizes, checkpoint, final_of, load_config_data
+from .common import (DivergenceWatch, Streams, check_memory, check_sizes, checkpoint,
+                     draw_figures, final_of, load_config_data)
 
 
 def build_engine(config: Config, rng: np.random.Generator) -> MatrixEngine:
@@ -26,7 +27,8 @@ def build_engine(config: Config, rng: np.random.Generator) -> MatrixEngine:
         get_transfer(config.network.output_transfer),
         get_loss(config.network.loss, config.network.output_transfer),
         lr=config.training.lr, momentum=config.training.momentum,
-        weight_decay=config.training.weight_decay, mirror_scheme=config.schedule.mirror_scheme,
+        weight_decay=config.training.weight_decay, batch_size=config.training.batch_size,
+        mirror_scheme=config.schedule.mirror_scheme,
         constraints=constraints)
 
 
@@ -35,20 +37,19 @@ def mirror_batch_size(config: Config) -> int:
 
 
 def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: bool = True,
-               data: Dataset | None = None) -> dict:
+               data: Dataset | None = None, figures: bool = False) -> dict:
     """Train with the matrix engine; return (and, with ``out_dir``, write) the metrics.
 
-    The results folder is updated at every checkpoint, so Ctrl-C or a
-    divergence leaves what was finished, with ``"complete": false``.
+    The results folder is updated at every checkpoint, so Ctrl-C or a divergence leaves
+    what was finished, with ``"complete": false``; ``figures`` draws the run's figures
+    before the run is marked complete (see :mod:`mirrorlab.sims.results`).
     """
     data = data if data is not None else load_config_data(config)
     check_sizes(config, data)
+    check_memory(config, data)
+    folder = results.check_folder(out_dir) if out_dir is not None else None
     streams = Streams.from_seed(config.experiment.seed)
     engine = build_engine(config, streams.init)
-    folder = Path(out_dir) if out_dir is not None else None
-    if folder is not None:
-        results.write_text(folder / "config.toml", to_toml(config))
-
     n_train, batch = len(data.x_train), config.training.batch_size
     per_epoch = steps_per_epoch(n_train, batch)
     every = config.training.checkpoint_every or per_epoch
@@ -59,6 +60,11 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
                       mirror_every=sched.mirror_every, mirror_batches=sched.mirror_batches)
     metrics = new_metrics(config, data)
     metrics["history"].append(checkpoint(engine, data, 0, 0.0, None))
+    watch = DivergenceWatch(config.training.divergence_factor,
+                            metrics["history"][0]["test_loss"], engine.net.W,
+                            engine.feedback_matrices())
+    if folder is not None:
+        results.begin(folder, to_toml(config), metrics)
     losses, step, started = [], 0, time.perf_counter()
     bar = tqdm(total=config.training.epochs * per_epoch, disable=not progress, unit="batch",
                desc=f"{config.rule.name} seed {config.experiment.seed}")
@@ -69,17 +75,20 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
                                                   data.y_train[event.samples]))
                 step += 1
                 bar.update()
+                watch.loss(f"step {step}", losses[-1],
+                           lambda: (engine.net.W, engine.feedback_matrices()))
             else:
                 engine.mirror_step(draw_mirror_noise(streams.noise, engine.rule.mirror_noise,
                                                      engine.net.sizes, mirror_batch_size(config)))
-            engine.check_finite(step, losses[-1] if losses else 0.0)
             if event.phase == ENGAGED and step % every == 0 and step < bar.total:
+                watch.weights(f"step {step}", engine.net.W, engine.feedback_matrices())
                 metrics["history"].append(
                     checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))
                 losses = []
                 _save(folder, metrics, engine)
         # The last checkpoint comes after the last mirror phase, so `final` and
         # arrays.npz describe the same weights.
+        watch.weights(f"step {step}", engine.net.W, engine.feedback_matrices())
         metrics["history"].append(
             checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))
     except (KeyboardInterrupt, DivergenceError) as stop:
@@ -90,8 +99,10 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
         bar.close()
     metrics["wall_time_s"] = time.perf_counter() - started
     metrics["final"] = final_of(metrics["history"][-1])
+    if folder is not None:
+        results.finish(folder, metrics, {"arrays.npz": _arrays(engine)},
+                       draw_figures if figures else None)
     metrics["complete"] = True
-    _save(folder, metrics, engine)
     return metrics
 
 
@@ -100,12 +111,17 @@ def new_metrics(config: Config, data: Dataset) -> dict:
     return {"name": config.experiment.name, "rule": config.rule.name, "engine": "matrix",
             "device": "cpu (numpy)", "seed": config.experiment.seed, "data": data.name,
             "sizes": list(config.network.sizes), "versions": results.versions(),
+            "config_sha256": results.config_digest(to_toml(config)),
             "history": [], "complete": False}
 
 
+def _arrays(engine: MatrixEngine) -> dict:
+    return results.network_arrays(engine.net.W, engine.net.b, engine.feedback_matrices())
+
+
 def _save(folder: Path | None, metrics: dict, engine: MatrixEngine) -> None:
+    """A checkpoint on disk: the arrays, then the (incomplete) metrics."""
     if folder is None:
         return
-    results.write_json(folder / "metrics.json", metrics)
-    results.write_arrays(folder / "arrays.npz", results.network_arrays(
-        engine.net.W, engine.net.b, engine.feedback_matrices()))
+    results.write_arrays(folder / "arrays.npz", _arrays(engine))
+    results.write_json(folder / "metrics.json", {**metrics, "complete": False})
