@@ -202,12 +202,12 @@ def cmd_check(args) -> int:
 
 EPILOG = """\
 where to start:
-  mirrorlab run configs/digits_mlp.toml --rule wm          the weight mirror on digits (numpy)
-  mirrorlab run configs/digits_wm_circuit.toml --device cpp  the same as a Brian2 circuit
+  mirrorlab run configs/digits_mlp.toml --rule wm    the weight mirror on digits (numpy)
+  mirrorlab run configs/digits_wm_circuit.toml       the same as a Brian2 circuit
   mirrorlab compare configs/digits_mlp.toml --seeds 3 --out results/compare
-  mirrorlab check configs/digits_wm_circuit.toml          is the circuit plausible?
+  mirrorlab check configs/digits_wm_circuit.toml     is that circuit plausible?
   mirrorlab hypothesis configs/hypotheses/dale_feedback.toml
-  mirrorlab COMMAND --help                                  the options of a command
+  mirrorlab COMMAND --help                           the options of one command
 
 exit status:
   0    done

@@ -123,3 +123,11 @@ def test_the_checks_can_fail(tmp_path):
     assert "sims" not in ALLOWED["models"] and "circuits" not in ALLOWED["analysis"]
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a -> b -> c -> a"]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_docs_live_in_the_project():
+    """The README and docs/ point only at files of the repository (the design included)."""
+    assert (ROOT / "docs" / "design.md").is_file()
+    for doc in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        assert "../shared" not in doc.read_text(), doc
+    assert "docs/design.md" in (ROOT / "README.md").read_text()

@@ -147,3 +147,13 @@ def test_set_keeps_strings_as_given(tmp_path):
                  str(out), "--quiet"]) == 0
     stored = load_config(out / "config.toml")
     assert stored.experiment.name == "untrue" and stored.data.path == "/data/true_mnist"
+
+
+def test_help_lists_commands_exit_statuses_and_where_to_start(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for command in ("run", "compare", "plot", "sweep", "hypothesis", "check"):
+        assert f"    {command}" in text
+    assert "where to start:" in text and "mirrorlab run configs/digits_mlp.toml" in text
+    for status in ("0 ", "1 ", "2 ", "3 ", "130"):
+        assert f"\n  {status}" in text
