@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from mirrorlab.circuits.phases import presentations
 from mirrorlab.sims.runs.circuit import plan_from_config
 from mirrorlab.sims.runs.compiled import run_circuit

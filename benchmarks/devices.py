@@ -294,7 +294,7 @@ def write_report(out: Path, rows: list[dict], notes: list[str], args, threads: i
     def fmt(value, spec):
         return "–" if value is None else format(value, spec)
 
-    lines = [f"# Brian2 devices: dense plastic rate layer", "",
+    lines = ["# Brian2 devices: dense plastic rate layer", "",
              f"`python benchmarks/devices.py {' '.join(sys.argv[1:])}`", "",
              f"Host: {platform.node()}, {os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
              f"cpp_standalone with {threads} OpenMP threads; GPU: {gpu_name or 'none'}; "

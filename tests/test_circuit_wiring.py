@@ -8,11 +8,10 @@ from brian2 import Equations, Network, NeuronGroup, Synapses, ms
 from mirrorlab.circuits import CircuitSpec, build, locality_audit, presentations
 from mirrorlab.circuits import equations as E
 from mirrorlab.models.losses import get_loss
-from mirrorlab.models.rules import KolenPollack, SignSymmetry, WeightMirror
+from mirrorlab.models.rules import SignSymmetry, WeightMirror
 from mirrorlab.models.transfer import TRANSFERS, get_transfer
 from mirrorlab.sims import results
 from mirrorlab.sims.runs.circuit import plan_from_config, spec_from_config
-from mirrorlab.sims.runs.compiled import run_circuit
 from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.data import load_dataset
 from mirrorlab.sims.matrix_engine import MatrixEngine

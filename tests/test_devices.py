@@ -1,6 +1,5 @@
 """Device selection, the CUDA 13 / C++17 fix, and the errors that say what is missing."""
 import builtins
-from pathlib import Path
 
 import pytest
 

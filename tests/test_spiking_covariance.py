@@ -95,7 +95,7 @@ def test_covariance_rule_matches_its_analytic_expectation():
     """Two Poisson populations wired from the circuit's own equation templates (Brian2
     runtime, numpy): Q fires at ``rate + W (s_P - rate)``; synapses Q -> P learn by the
     covariance rule from both populations' fast and slow traces. ~10 s."""
-    from brian2 import NeuronGroup, Network, Synapses, TimedArray, defaultclock, prefs
+    from brian2 import NeuronGroup, Network, Synapses, TimedArray, prefs
     from brian2 import seed as brian2_seed
     from mirrorlab.circuits import equations as E
     from mirrorlab.circuits import spiking_equations as SE
