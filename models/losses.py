@@ -35,6 +35,16 @@ class MSE:
     def delta(self, a: Array, y: Array) -> Array:
         return (self.predict(a) - y) * self.output.dphi(a)
 
+    def value_and_delta(self, a: Array, y: Array) -> tuple[float, Array]:
+        """:meth:`value` and :meth:`delta` at once, sharing the work."""
+        r = self.predict(a)
+        error = r - y
+        value = float(0.5 * np.vdot(error, error) / len(a))
+        slope = self.output.slope(a, r)
+        if slope is not None:
+            error *= slope
+        return value, error
+
     @property
     def delta_expr(self) -> str:
         return f"(({self.output.phi_expr}) - y) * ({self.output.dphi_expr})"
@@ -57,6 +67,10 @@ class SigmoidCrossEntropy:
     def delta(self, a: Array, y: Array) -> Array:
         return expit(a) - y
 
+    def value_and_delta(self, a: Array, y: Array) -> tuple[float, Array]:
+        """:meth:`value` and :meth:`delta` at once."""
+        return self.value(a, y), self.delta(a, y)
+
 
 @dataclass(frozen=True)
 class SoftmaxCrossEntropy:
@@ -73,6 +87,19 @@ class SoftmaxCrossEntropy:
 
     def delta(self, a: Array, y: Array) -> Array:
         return softmax(a, axis=1) - y
+
+    def value_and_delta(self, a: Array, y: Array) -> tuple[float, Array]:
+        """:meth:`value` and :meth:`delta` at once, from one shifted exponential:
+        ``z = a - max a``, ``loss = -mean(y . (z - log sum e^z))``,
+        ``delta = e^z / sum e^z - y``."""
+        z = a - a.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        total = e.sum(axis=1, keepdims=True)
+        z -= np.log(total)                      # log softmax
+        value = -float(np.vdot(y, z)) / len(a)
+        e /= total
+        e -= y
+        return value, e
 
 
 LOSSES = ("mse", "sigmoid_xent", "softmax_xent")

@@ -29,7 +29,10 @@ class NoiseSource:
 
     def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
         """Draw an array of ``shape`` from ``rng``."""
-        if self.distribution == "gaussian":
-            return rng.normal(0.0, self.sigma, size=shape)
+        if self.distribution == "gaussian":   # the draws of rng.normal(0, sigma), faster
+            values = rng.standard_normal(shape)
+            if self.sigma != 1.0:
+                values *= self.sigma
+            return values
         half_width = self.sigma * np.sqrt(3.0)
         return rng.uniform(-half_width, half_width, size=shape)

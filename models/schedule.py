@@ -5,8 +5,7 @@ the same seed see the same samples in the same order and the same noise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -21,19 +20,23 @@ MIRROR_SCHEMES = ("alternating", "simultaneous")
 MIRROR_SCHEME = one_of(*MIRROR_SCHEMES)
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One batch of the run.
 
     ``phase`` is ``"engaged"`` (task learning on ``samples``, indices into the
     training set) or ``"mirror"`` (feedback learning from noise, ``samples`` is
-    None). ``step`` counts engaged batches done before this event.
+    None). ``step`` counts engaged batches done before this event. An engaged event of
+    :func:`phase_plan` also carries its epoch's permutation ``order``, of which
+    ``samples`` is ``order[start:start + len(samples)]`` (so a run can gather an epoch's
+    data once and take each batch as a slice).
     """
 
     phase: str
     samples: np.ndarray | None
     epoch: int
     step: int
+    order: np.ndarray | None = None
+    start: int = 0
 
 
 def phase_plan(n_train: int, epochs: int, batch_size: int, rng: np.random.Generator, *,
@@ -58,7 +61,7 @@ def phase_plan(n_train: int, epochs: int, batch_size: int, rng: np.random.Genera
     for epoch in range(epochs):
         order = rng.permutation(n_train)
         for start in range(0, n_train, batch_size):
-            yield Event(ENGAGED, order[start:start + batch_size], epoch, step)
+            yield Event(ENGAGED, order[start:start + batch_size], epoch, step, order, start)
             step += 1
             if mirror and step % mirror_every == 0:
                 for _ in range(mirror_batches):
@@ -73,7 +76,13 @@ def draw_mirror_noise(rng: np.random.Generator, noise: NoiseSource, sizes: list[
                       batch: int) -> list[np.ndarray]:
     """Noise for one mirror batch: one ``(batch, n_{l-1})`` array per weight layer l = 1..L.
 
-    Drawn in layer order from ``rng``; this order is the contract that lets a
-    circuit replay the matrix engine's noise exactly.
+    Drawn in layer order from ``rng`` (in one call: the same numbers as one draw per
+    layer); this order is the contract that lets a circuit replay the matrix engine's
+    noise exactly.
     """
-    return [noise.sample(rng, (batch, n)) for n in sizes[:-1]]
+    flat = noise.sample(rng, batch * sum(sizes[:-1]))
+    draws, start = [], 0
+    for n in sizes[:-1]:
+        draws.append(flat[start:start + batch * n].reshape(batch, n))
+        start += batch * n
+    return draws

@@ -36,7 +36,7 @@ from .config import Config, ConfigError, to_toml
 from .data import Dataset
 from .devices import Device
 from .runs.circuit import RunPlan, plan_from_config
-from .runs.common import Streams, check_sizes, checkpoint, load_config_data
+from .runs.common import Streams, check_fit, checkpoint, load_config_data
 from .runs.matrix import build_engine
 
 Array = np.ndarray
@@ -232,7 +232,7 @@ def check_plausibility(config: Config, out_dir: str | Path | None = None, *,
     if steps < 0:
         raise ConfigError(f"check.steps: must be >= 0 (0 = the whole run) (got {steps})")
     data = data if data is not None else load_config_data(config)
-    check_sizes(config, data)
+    check_fit(config, data)
     if progress:
         print(f"check: building the {config.rule.name} circuit of {config.experiment.name} "
               "and running it briefly on Brian2 runtime ...", flush=True)

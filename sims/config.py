@@ -130,6 +130,7 @@ class TrainingConfig(Section):
     checkpoint_every: int = parameter(0, satisfies(lambda v: v >= 0,
                                                    "must be >= 0 (0 = once per epoch)"))
     divergence_factor: float = parameter(1000.0, satisfies(lambda v: v > 1, "must be > 1"))
+    dtype: str = parameter("float64", one_of("float64", "float32"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ made with the same resolved config (:func:`finished`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -175,15 +176,21 @@ def finish(folder: Path, metrics: dict, arrays: dict[str, dict], draw=None) -> N
     write_json(folder / "metrics.json", {**metrics, "complete": True})
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages a result depends on."""
-    found = {"python": platform.python_version()}
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    found = [("python", platform.python_version())]
     for package in ("mirrorlab", "numpy", "scipy", "brian2", "brian2cuda"):
         try:
-            found[package] = metadata.version(package)
+            found.append((package, metadata.version(package)))
         except metadata.PackageNotFoundError:
             continue
-    return found
+    return tuple(found)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages a result depends on (read once per process:
+    reading package metadata costs milliseconds)."""
+    return dict(_installed_versions())
 
 
 def network_arrays(W, b, B) -> dict[str, np.ndarray]:

@@ -98,6 +98,16 @@ def cases(tmp: Path) -> list[tuple[str, list[str], str]]:
             "hypothesis", HYPOTHESIS, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1",
             "--out", out], "--workers"),
         ("check --steps -1", ["check", DIGITS, "--steps", "-1", "--out", out], "check.steps"),
+        ("cross-entropy on a teacher's real-valued targets", [
+            "run", DIGITS, "--set", 'data.name="teacher"', "--set", "network.sizes=[20, 10]",
+            "--out", out], "use 'mse'"),
+        ("sigmoid cross-entropy on targets outside [0, 1]", [
+            "run", DIGITS, "--set", 'data.name="teacher"', "--set", "network.sizes=[20, 10]",
+            "--set", 'network.loss="sigmoid_xent"', "--out", out], "in [0, 1]"),
+        ("float32 circuits", ["run", DIGITS, "--engine", "circuit", "--set",
+                              "training.batch_size=1", "--set", "schedule.mirror_batch_size=1",
+                              "--set", 'training.dtype="float32"',
+                              "--out", out], "training.dtype"),
     ]
 
 
@@ -106,7 +116,7 @@ def bad_cases(tmp_path_factory):
     return cases(tmp_path_factory.mktemp("bad"))
 
 
-@pytest.mark.parametrize("index", range(28), ids=lambda i: f"case{i}")
+@pytest.mark.parametrize("index", range(31), ids=lambda i: f"case{i}")
 def test_bad_input_exits_2_naming_it_before_any_work(index, bad_cases, capsys):
     name, argv, named = bad_cases[index]
     out_index = argv.index("--out") + 1 if "--out" in argv else None
@@ -119,7 +129,7 @@ def test_bad_input_exits_2_naming_it_before_any_work(index, bad_cases, capsys):
 
 
 def test_every_case_is_listed(bad_cases):
-    assert len(bad_cases) == 28
+    assert len(bad_cases) == 31
 
 
 def test_an_unreachable_scheduler_is_named_after_a_short_timeout(monkeypatch, tmp_path, capsys):

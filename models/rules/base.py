@@ -168,6 +168,12 @@ class Rule:
         noisy activity) below, ``post`` ``(batch, n_l)`` the layer's response."""
         raise TypeError(f"rule {self.name!r} has no mirror phase")
 
+    def mirror_rates(self) -> tuple[float, float] | None:
+        """``(eta_B, lambda_B)`` when :meth:`mirror_update` is the Hebbian
+        ``eta_B <pre post^T> - lambda_B B``, so an engine may fuse it into one BLAS call
+        (the same update, in other rounding); None: an engine calls :meth:`mirror_update`."""
+        return None
+
     def control_growth(self, B: Array) -> Array:
         """B after a mirror update, rescaled if the rule controls its size."""
         return B

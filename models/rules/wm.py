@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class WeightMirror(Rule):
     def init_feedback(self, rng, W):
         return uniform_feedback(rng, W, self.scale)
 
-    @property
+    @cached_property
     def mirror_noise(self) -> NoiseSource:
         return NoiseSource(self.noise, self.sigma)
 
@@ -85,6 +86,9 @@ class WeightMirror(Rule):
         ``post`` is ``(batch, n_l)``; returns an array of B's shape.
         """
         return self.lr * (pre.T @ post) / pre.shape[0] - self.decay * B
+
+    def mirror_rates(self) -> tuple[float, float]:
+        return self.lr, self.decay
 
     def control_growth(self, B: np.ndarray) -> np.ndarray:
         """Rescale B to the target output std (unchanged when ``target_std`` is 0)."""

@@ -31,7 +31,7 @@ from ..config import Config, ConfigError, to_toml
 from ..data import Dataset
 from ..devices import device_from_config
 from ..matrix_engine import DivergenceError
-from .common import (DivergenceWatch, Streams, check_memory, check_sizes, checkpoint,
+from .common import (DivergenceWatch, Streams, check_memory, check_fit, checkpoint,
                      draw_figures, final_of, load_config_data)
 from .compiled import run_circuit
 from .matrix import build_engine, new_metrics
@@ -55,7 +55,7 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     (``training.divergence_factor``) raises DivergenceError naming the presentation.
     """
     data = data if data is not None else load_config_data(config)
-    check_sizes(config, data)
+    check_fit(config, data)
     check_memory(config, data)
     folder = results.check_folder(out_dir) if out_dir is not None else None
     plan = plan_from_config(config, data)
@@ -144,11 +144,15 @@ def spec_from_config(config) -> CircuitSpec:
             ("training.momentum", training.momentum, training.momentum == 0, "must be 0"),
             ("training.weight_decay", training.weight_decay, training.weight_decay == 0,
              "must be 0"),
+
             ("schedule.mirror_batch_size", schedule.mirror_batch_size,
              schedule.mirror_batch_size in (0, 1), "must be 0 or 1")):
         if not ok:
             raise ConfigError(f"{where}: {allowed} for circuits, which learn from one sample "
                               f"(or one noise draw) per presentation (got {value!r})")
+    if training.dtype != "float64":
+        raise ConfigError(f"training.dtype: must be float64 for circuits, which Brian2 "
+                          f"computes in float64 (got {training.dtype!r})")
     if config.constraints.feedback_levels:
         raise ConfigError("constraints.feedback_levels: not in circuits: the level step "
                           "follows mean|B| over a whole synapse group, which no single "

@@ -34,7 +34,7 @@ class Streams:
 
 
 def load_config_data(config: Config) -> Dataset:
-    """The data set of ``config`` (see :func:`check_sizes` for the fit to its network)."""
+    """The data set of ``config`` (see :func:`check_fit` for the fit to its network)."""
     d = config.data
     data = load_dataset(d.name, path=d.path, seed=config.experiment.seed, n_train=d.n_train,
                         n_test=d.n_test, test_fraction=d.test_fraction,
@@ -43,12 +43,29 @@ def load_config_data(config: Config) -> Dataset:
     return data
 
 
-def check_sizes(config: Config, data: Dataset) -> None:
-    """The network's first and last sizes fit the data, else a ConfigError naming them."""
+def check_fit(config: Config, data: Dataset) -> None:
+    """The network fits the data, else a ConfigError naming what does not: its first and
+    last sizes, and the loss's targets (cross-entropy needs probabilities: in [0, 1] for
+    ``sigmoid_xent``, rows that also sum to 1 for ``softmax_xent``; with other targets it
+    is no loss at all, and can fall without bound)."""
     sizes = config.network.sizes
     if (sizes[0], sizes[-1]) != (data.n_in, data.n_out):
         raise ConfigError(f"network.sizes: must start with {data.n_in} inputs and end with "
                           f"{data.n_out} outputs for data {data.name!r} (got {sizes})")
+    loss = config.network.loss
+    if loss not in ("sigmoid_xent", "softmax_xent"):
+        return
+    targets = np.concatenate([data.y_train, data.y_test])
+    probabilities = targets.min() >= 0 and targets.max() <= 1
+    if loss == "softmax_xent":
+        probabilities = probabilities and np.allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    if not probabilities:
+        needs = ("in [0, 1]" if loss == "sigmoid_xent"
+                 else "rows of probabilities (>= 0, summing to 1), e.g. one-hot classes")
+        raise ConfigError(f"network.loss: {loss!r} needs targets {needs}; data {data.name!r} "
+                          f"has targets in [{targets.min():.3g}, {targets.max():.3g}]"
+                          + (" (a teacher's outputs): use 'mse'" if data.name == "teacher"
+                             else ""))
 
 
 def checkpoint(engine: MatrixEngine, data: Dataset, step: int, epoch: float,
@@ -109,13 +126,14 @@ class DivergenceWatch:
     def __init__(self, factor: float, initial_loss: float, W: list[Array], B: list[Array]):
         self.factor = factor
         self.initial_loss = max(float(initial_loss), np.finfo(float).tiny)
+        self.loss_limit = factor * self.initial_loss
         self.references = {"W": [reference_norm(w) for w in W],
                            "B": [reference_norm(b) for b in B]}
 
     def loss(self, where: str, loss: float, weights) -> None:
         """Check one batch's training loss (``where``: "step 12"); ``weights()`` gives the
         current ``(W, B)`` (asked only when the loss has blown up)."""
-        if np.isfinite(loss) and loss <= self.factor * self.initial_loss:
+        if loss <= self.loss_limit:     # False for NaN too
             return
         W, B = weights()
         self.weights(where, W, B)   # a weight that blew up names its layer first

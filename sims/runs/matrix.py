@@ -14,7 +14,7 @@ from .. import results
 from ..config import Config, to_toml
 from ..data import Dataset
 from ..matrix_engine import DivergenceError, MatrixEngine, init_network
-from .common import (DivergenceWatch, Streams, check_memory, check_sizes, checkpoint,
+from .common import (DivergenceWatch, Streams, check_memory, check_fit, checkpoint,
                      draw_figures, final_of, load_config_data)
 
 
@@ -29,7 +29,7 @@ def build_engine(config: Config, rng: np.random.Generator) -> MatrixEngine:
         lr=config.training.lr, momentum=config.training.momentum,
         weight_decay=config.training.weight_decay, batch_size=config.training.batch_size,
         mirror_scheme=config.schedule.mirror_scheme,
-        constraints=constraints)
+        constraints=constraints, dtype=config.training.dtype)
 
 
 def mirror_batch_size(config: Config) -> int:
@@ -45,7 +45,7 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
     before the run is marked complete (see :mod:`mirrorlab.sims.results`).
     """
     data = data if data is not None else load_config_data(config)
-    check_sizes(config, data)
+    check_fit(config, data)
     check_memory(config, data)
     folder = results.check_folder(out_dir) if out_dir is not None else None
     streams = Streams.from_seed(config.experiment.seed)
@@ -68,19 +68,27 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
     losses, step, started = [], 0, time.perf_counter()
     bar = tqdm(total=config.training.epochs * per_epoch, disable=not progress, unit="batch",
                desc=f"{config.rule.name} seed {config.experiment.seed}")
+    noise, mirror_size, sizes = engine.rule.mirror_noise, mirror_batch_size(config), \
+        engine.net.sizes
+    engaged_step, limit, total = engine.engaged_step, watch.loss_limit, bar.total
+    order = x_epoch = y_epoch = None
     try:
         for event in plan:
-            if event.phase == ENGAGED:
-                losses.append(engine.engaged_step(data.x_train[event.samples],
-                                                  data.y_train[event.samples]))
-                step += 1
-                bar.update()
-                watch.loss(f"step {step}", losses[-1],
+            if event.phase != ENGAGED:
+                engine.mirror_step(draw_mirror_noise(streams.noise, noise, sizes, mirror_size))
+                continue
+            if event.order is not order:   # a new epoch: its data gathered once, in order
+                order = event.order
+                x_epoch, y_epoch = data.x_train[order], data.y_train[order]
+            start = event.start                # batches are slices (the last may be short)
+            loss = engaged_step(x_epoch[start:start + batch], y_epoch[start:start + batch])
+            losses.append(loss)
+            step += 1
+            bar.update()
+            if not loss <= limit:              # (NaN too)
+                watch.loss(f"step {step}", loss,
                            lambda: (engine.net.W, engine.feedback_matrices()))
-            else:
-                engine.mirror_step(draw_mirror_noise(streams.noise, engine.rule.mirror_noise,
-                                                     engine.net.sizes, mirror_batch_size(config)))
-            if event.phase == ENGAGED and step % every == 0 and step < bar.total:
+            if step % every == 0 and step < total:
                 watch.weights(f"step {step}", engine.net.W, engine.feedback_matrices())
                 metrics["history"].append(
                     checkpoint(engine, data, step, step / per_epoch, float(np.mean(losses))))
