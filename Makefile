@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	echo "using $$python ($$($$python --version))"; \
 	$$python -m venv $(VENV) && \
 	$(BIN)/python -m pip install --quiet --upgrade pip && \
-	$(BIN)/python -m pip install --quiet -e ".[test,cluster,gpu]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster,gpu,nwb]"
 	@touch $(STAMP)
 
 demo: $(STAMP)

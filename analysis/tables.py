@@ -1,5 +1,6 @@
-"""Text tables of results, as Markdown: rules compared over seeds (:func:`summary_table`),
-and the table writer the reports share (:func:`markdown_table`)."""
+"""Tables of results: rules compared over seeds as Markdown (:func:`summary_table`), the
+table writer the reports share (:func:`markdown_table`), and a run's history as a pandas
+DataFrame (:func:`history_frame`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -57,3 +58,33 @@ def summary_table(summary: Mapping[str, Sequence[Mapping]]) -> str:
         row += [mean_std([_layer_angle(f, l) for f in finals], digits=1) for l in range(n_layers)]
         rows.append(row)
     return markdown_table(rows)
+
+
+#: Per-layer fields of a history entry (lists, input side first).
+LAYER_FIELDS = ("weight_angle_deg", "delta_angle_deg", "sign_concordance", "norm_ratio")
+
+
+def history_frame(metrics: Mapping):
+    """A run's history as a pandas DataFrame: one row per checkpoint and layer.
+
+    Columns: ``step`` (engaged steps done), ``epoch``, ``presentation`` (circuits only),
+    ``layer`` (1 = input -> first hidden), the layer's ``weight_angle_deg`` (angle between
+    B_l and W_l^T, degrees), ``delta_angle_deg`` (delivered against backprop error,
+    degrees), ``sign_concordance`` (fraction), ``norm_ratio`` (|B_l| / |W_l|), and the
+    checkpoint's ``train_loss``, ``test_loss`` and ``test_accuracy`` (fraction; None for
+    regression) repeated on each of its layers' rows.
+    """
+    import pandas as pd   # imported on use: the command line never needs it
+
+    rows = []
+    for entry in metrics.get("history") or []:
+        checkpoint = {key: value for key, value in entry.items() if key not in LAYER_FIELDS}
+        layers = len(entry.get("weight_angle_deg") or [])
+        for layer in range(layers):
+            rows.append({**checkpoint, "layer": layer + 1,
+                         **{key: (entry.get(key) or [None] * layers)[layer]
+                            for key in LAYER_FIELDS}})
+    first = ["step", "epoch", "presentation", "layer", *LAYER_FIELDS,
+             "train_loss", "test_loss", "test_accuracy"]
+    frame = pd.DataFrame(rows)
+    return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]

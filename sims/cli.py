@@ -1,4 +1,4 @@
-"""The ``mirrorlab`` command line: a thin layer over :mod:`mirrorlab.sims`.
+"""The ``mirrorlab`` command line: a thin layer over the Python API (:mod:`mirrorlab.sims.api`).
 
     mirrorlab run CONFIG.toml [--rule R] [--seed S] [--engine matrix|circuit]
                   [--device runtime|cpp|cuda] [--gpu-id N] [--out DIR] [--set FIELD=VALUE ...]
@@ -8,6 +8,7 @@
     mirrorlab hypothesis HYPOTHESIS.toml [--out DIR] [--workers N | --scheduler tcp://HOST:PORT]
     mirrorlab check CONFIG.toml [--rule R] [--out DIR] [--steps N] [--strict]
                     [--set FIELD=VALUE ...]
+    mirrorlab export RESULTS_DIR [--format nwb] [--output FILE.nwb]
 
 Exit status: 0 done; 2 bad input (a config field, a data file, an argument, a results
 folder in the way, Dask or a device missing), said in one line naming it, before any work;
@@ -22,15 +23,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..analysis import figures, tables
 from ..models.rules import RULES
-from . import results
-from .config import ConfigError, load_config, parse_value, to_toml
+from . import api, results
+from .config import ConfigError, load_config, parse_value
 from .data import DataError
 from .devices import DeviceError
 from .figures import draw_figures
 from .matrix_engine import DivergenceError
-from .runs import run as run_config
 from .sweep import ClusterUnavailable
 
 
@@ -53,12 +52,6 @@ def _config(args, **fixed):
     return load_config(args.config, **overrides)
 
 
-def run_one(config, out_dir: Path, progress: bool = True) -> dict:
-    """Run one config into ``out_dir`` (a results folder with its figures, marked complete
-    last); return its metrics."""
-    return run_config(config, out_dir, progress=progress, figures=True)
-
-
 def cmd_run(args) -> int:
     config = _config(args, **{"rule.name": args.rule, "experiment.seed": args.seed,
                               "experiment.engine": args.engine, "device.name": args.device,
@@ -69,8 +62,7 @@ def cmd_run(args) -> int:
                           "--engine circuit")
     out = results.check_folder(args.out or Path("results") / config.experiment.name /
                                f"{config.rule.name}_seed{config.experiment.seed}")
-    metrics = run_one(config, out, progress=not args.quiet)
-    final = metrics["final"]
+    final = api.run(config, out, progress=not args.quiet).final
     accuracy = final["test_accuracy"]
     print(f"{config.rule.name} seed {config.experiment.seed}: "
           + (f"test accuracy {100 * accuracy:.2f} %, " if accuracy is not None else "")
@@ -97,25 +89,12 @@ def cmd_compare(args) -> int:
     rules = _rules(args.rules)
     if args.seeds < 1:
         raise ConfigError(f"--seeds: the number of seeds, at least 1 (got {args.seeds})")
-    out = results.check_folder(args.out)
-    # every config is built (and every finished run's config compared) before any runs
-    runs = {(rule, seed): _config(args, **{"rule.name": rule, "experiment.seed": seed})
-            for rule in rules for seed in range(args.seeds)}
-    done = {key: results.finished(out / key[0] / f"seed{key[1]}", to_toml(config))
-            for key, config in runs.items()}
-    runs_by_rule: dict[str, list[dict]] = {}
-    for (rule, seed), config in runs.items():
-        run_dir = out / rule / f"seed{seed}"
-        if done[rule, seed]:
-            metrics = results.read_metrics(run_dir)   # resume: keep finished runs
-        else:
-            metrics = run_one(config, run_dir, progress=not args.quiet)
-        runs_by_rule.setdefault(rule, []).append(metrics)
-    summary = {rule: [m["final"] for m in runs] for rule, runs in runs_by_rule.items()}
-    results.write_json(out / "summary.json", summary)
-    written = figures.plot_compare(runs_by_rule, out / "figures")
-    print(tables.summary_table(summary))
-    print(f"summary in {out / 'summary.json'}; figures: " + ", ".join(str(f) for f in written))
+    comparison = api.compare(_config(args), rules, args.seeds, out=args.out,
+                             progress=not args.quiet)
+    written = sorted((comparison.folder / "figures").glob("compare_*.png"))
+    print(comparison.table())
+    print(f"summary in {comparison.folder / 'summary.json'}; figures: "
+          + ", ".join(str(f) for f in written))
     return 0
 
 
@@ -159,22 +138,25 @@ def _report_runs(outcomes) -> int:
 
 def cmd_sweep(args) -> int:
     from . import sweep
-    spec = sweep.load_sweep(args.file, **_overrides(args))
-    out = results.check_folder(args.out or Path("results") / Path(args.file).stem)
+    out = args.out or Path("results") / Path(args.file).stem
+    sweep.load_sweep(args.file, **_overrides(args))      # bad input: said before a cluster starts
+    results.check_folder(out)
     with sweep.dask_client(**_cluster_options(args)) as client:
-        outcomes, table = sweep.run_sweep(spec, out, client, progress=not args.quiet)
+        _, outcomes = api.sweep(args.file, out, client=client, progress=not args.quiet,
+                                overrides=_overrides(args))
     status = _report_runs(outcomes)
-    print(f"table of every run's final metrics: {table}")
+    print(f"table of every run's final metrics: {Path(out) / 'sweep.csv'}")
     return status
 
 
 def cmd_hypothesis(args) -> int:
     from . import hypothesis, sweep
-    spec = hypothesis.load_hypothesis(args.file, **_overrides(args))
+    hypothesis.load_hypothesis(args.file, **_overrides(args))   # said before a cluster starts
     out = results.check_folder(args.out or Path("results") / "hypotheses" / Path(args.file).stem)
     with sweep.dask_client(**_cluster_options(args)) as client:
-        report, outcomes = hypothesis.run_hypothesis(spec, out, client, progress=not args.quiet)
-    status = _report_runs(outcomes)
+        report = api.hypothesis(args.file, out, client=client, progress=not args.quiet,
+                                overrides=_overrides(args))
+    status = _report_runs(report["outcomes"])
     print(f"{report['title']}\nclaim: {report['claim']['text']}")
     for name, result in report["results"].items():
         group = report["groups"][name]
@@ -188,16 +170,21 @@ def cmd_hypothesis(args) -> int:
 
 def cmd_check(args) -> int:
     from ..analysis.plausibility import table
-    from .check import check_plausibility
     config = _config(args, **{"rule.name": args.rule, "check.steps": args.steps})
     out = results.check_folder(args.out or Path("results") / config.experiment.name /
                                f"{config.rule.name}_check")
-    report = check_plausibility(config, out, progress=not args.quiet)
+    report = api.check(config, out, progress=not args.quiet)
     counts = report["counts"]
     print(table(report))
     print(f"{counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a; report: "
           f"{out / 'plausibility.md'}, {out / 'plausibility.json'}")
     return 1 if args.strict and counts["fail"] else 0
+
+
+def cmd_export(args) -> int:
+    path = api.export_nwb(args.results_dir, args.output)
+    print(f"NWB file: {path}")
+    return 0
 
 
 EPILOG = """\
@@ -283,6 +270,13 @@ def _parser() -> argparse.ArgumentParser:
         "hypothesis", help="baseline vs variants over seeds on Dask: statistics and a verdict"),
         "results/hypotheses/FILE_STEM")
     hypothesis.set_defaults(handler=cmd_hypothesis)
+
+    export = sub.add_parser("export", help="write a circuit run's results folder as an NWB file")
+    export.add_argument("results_dir")
+    export.add_argument("--format", default="nwb", choices=["nwb"],
+                        help="the file format (NWB, Neurodata Without Borders)")
+    export.add_argument("--output", help="the file to write (default RESULTS_DIR/run.nwb)")
+    export.set_defaults(handler=cmd_export)
 
     check = with_config(sub.add_parser(
         "check", help="build a circuit, run it briefly, check its biological plausibility"))

@@ -54,10 +54,9 @@ from typing import Any, Callable
 from ..analysis import figures, tables
 from ..analysis import stats as S
 from . import results
-from .config import Config, ConfigError, load_config
-from .config import read_toml
-from .sweep import (FAILED, Outcome, Task, apply_overrides, check_keys, flatten_overrides,
-                    group_tasks, run_tasks, seed_list)
+from .config import Config, ConfigError
+from .sweep import (FAILED, Outcome, Task, apply_overrides, base_config, check_keys,
+                    flatten_overrides, group_tasks, run_tasks, seed_list, spec_source)
 
 HYPOTHESIS_KEYS = ("title", "question", "config", "seeds", "alpha", "baseline", "variants",
                    "outcome", "claim")
@@ -121,7 +120,7 @@ class HypothesisSpec:
     path: Path
     title: str
     question: str
-    config_path: Path
+    config_path: Path | None
     baseline: Config
     baseline_overrides: dict[str, Any]
     variants: dict[str, dict[str, Any]]
@@ -194,22 +193,23 @@ def _claim(table: Any, where: str) -> tuple[S.Claim, str]:
     return claim, _string(table, "statement", f"{where}.", "")
 
 
-def load_hypothesis(path: str | Path, **overrides: Any) -> HypothesisSpec:
-    """Read and validate a hypothesis file; ``overrides`` (dotted fields) apply to every group.
+def load_hypothesis(source: str | Path | dict, **overrides: Any) -> HypothesisSpec:
+    """Read and validate a hypothesis file, or the dict it would hold (its ``config`` may
+    then be a :class:`Config`); ``overrides`` (dotted fields) apply to every group.
 
     Unknown keys and bad values raise :class:`ConfigError` naming the key; every
     variant's config is built here, so a bad override names the variant and field.
     """
-    path = Path(path)
-    tree = read_toml(path)
-    at = f"{path}: "
+    tree, path, at = spec_source(source)
     check_keys(tree, HYPOTHESIS_KEYS, at)
     for key in ("config", "variants", "outcome", "claim"):
         if key not in tree:
             raise ConfigError(f"{at}{key}: missing")
-    config_path = Path(os.path.normpath(path.parent / _string(tree, "config", at)))
+    base = base_config(tree, path, at)
+    config_path = (Path(os.path.normpath(path.parent / tree["config"]))
+                   if isinstance(tree["config"], str) else None)
     baseline_overrides = flatten_overrides(tree.get("baseline", {}), f"{at}[baseline]")
-    baseline = apply_overrides(load_config(config_path), baseline_overrides, f"{at}[baseline]")
+    baseline = apply_overrides(base, baseline_overrides, f"{at}[baseline]")
     baseline = apply_overrides(baseline, overrides, "--set")
     if not isinstance(tree["variants"], dict) or not tree["variants"]:
         raise ConfigError(f"{at}variants: needs at least one [variants.NAME] table")
@@ -230,7 +230,7 @@ def load_hypothesis(path: str | Path, **overrides: Any) -> HypothesisSpec:
     if claim.against == "threshold" and measure.name == "test_accuracy" and not 0 <= claim.bound <= 100:
         raise ConfigError(f"{at}claim.bound: test accuracy is in percent, 0..100 "
                           f"(got {claim.bound})")
-    return HypothesisSpec(path, _string(tree, "title", at, path.stem),
+    return HypothesisSpec(path, _string(tree, "title", at, path.stem.strip("<>")),
                           _string(tree, "question", at, ""), config_path, baseline,
                           baseline_overrides, variants, variant_configs,
                           seed_list(tree.get("seeds", 5), f"{at}seeds"), alpha, measure, claim,
@@ -281,7 +281,8 @@ def analyse(spec: HypothesisSpec, outcomes: list[Outcome]) -> dict:
                                             "count as their last epoch (a lower bound)")
     return {
         "title": spec.title, "question": spec.question, "file": str(spec.path),
-        "config": str(spec.config_path), "seeds": spec.seeds, "alpha": spec.alpha,
+        "config": str(spec.config_path) if spec.config_path else "(a Config object)",
+        "seeds": spec.seeds, "alpha": spec.alpha,
         "confidence": 0.95, "min_seeds": S.MIN_SEEDS,
         "outcome": {"measure": spec.measure.name, "layer": spec.measure.layer,
                     "angle": spec.measure.angle if spec.measure.name == "time_to_angle" else None,

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import results
 from .config import Config, ConfigError, load_config, read_toml, to_toml
@@ -156,8 +156,11 @@ def _record_failure(run_dir: Path, error: str, trace: str, **where) -> None:
                        {"error": error, "traceback": trace, "time": _now(), **where})
 
 
-def execute(run_dir: str | Path, config: Config, runner: Callable | None = None) -> dict:
-    """Run one task where it lands (a Dask worker); never raises for a failed run.
+def execute(run_dir: str | Path, config: Config, runner: Callable | None = None, *,
+            stop_on_interrupt: bool = False) -> dict:
+    """Run one task where it lands (a Dask worker); never raises for a failed run (nor, on
+    a worker, for Ctrl-C; with ``stop_on_interrupt``, in this process, Ctrl-C is recorded
+    and raised again).
 
     ``runner(config, run_dir, progress=False)`` defaults to
     :func:`mirrorlab.sims.runs.run`. Returns ``{"status", "error"}``.
@@ -175,6 +178,8 @@ def execute(run_dir: str | Path, config: Config, runner: Callable | None = None)
         error = f"{type(err).__name__}: {err}".splitlines()[0]
         _record_failure(run_dir, error, traceback.format_exc(), **attempt)
         _log(run_dir, {**attempt, "time": _now(), "event": FAILED, "error": error})
+        if stop_on_interrupt and isinstance(err, KeyboardInterrupt):
+            raise
         return {"status": FAILED, "error": error}
     (run_dir / "failed.json").unlink(missing_ok=True)
     _log(run_dir, {**attempt, "time": _now(), "event": COMPLETE})
@@ -244,7 +249,8 @@ def is_finished(task: Task) -> bool:
 
 def run_tasks(tasks: list[Task], client, *, progress: bool = True,
               runner: Callable | None = None) -> list[Outcome]:
-    """Run every unfinished task on ``client``; return one :class:`Outcome` per task, in order.
+    """Run every unfinished task on ``client`` (a ``dask.distributed`` client; None: one
+    after another in this process); return one :class:`Outcome` per task, in order.
 
     A progress bar counts finished runs (those skipped as already finished
     included) and shows how many failed.
@@ -259,12 +265,19 @@ def run_tasks(tasks: list[Task], client, *, progress: bool = True,
             outcomes[task.run_dir] = Outcome(task, SKIPPED)
         else:
             todo.append(task)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", desc="runs",
+               disable=not progress)
+    if client is None:
+        with bar:
+            for task in todo:
+                answer = execute(task.run_dir, task.config, runner, stop_on_interrupt=True)
+                outcomes[task.run_dir] = Outcome(task, answer["status"], answer["error"])
+                bar.update()
+        return [outcomes[t.run_dir] for t in tasks]
     distributed = import_distributed()
     futures = {client.submit(execute, str(t.run_dir), t.config, runner, pure=False): t
                for t in todo}
     failed = 0
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", desc="runs",
-               disable=not progress)
     try:
         for future in distributed.as_completed(futures):
             task = futures[future]
@@ -326,32 +339,52 @@ def _label(point: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", label)
 
 
-def load_sweep(path: str | Path, **overrides: Any) -> SweepSpec:
-    """Read and validate a sweep file (every grid point's config is built here)."""
-    path = Path(path)
-    tree = read_toml(path)
-    check_keys(tree, SWEEP_KEYS, f"{path}: ")
-    if "config" not in tree or not isinstance(tree["config"], str):
-        raise ConfigError(f"{path}: config: must name the base config file")
-    base = load_config(path.parent / tree["config"])
-    base = apply_overrides(base, flatten_overrides(tree.get("set", {}), f"{path}: [set]"),
-                           f"{path}: [set]")
+def spec_source(source: str | Path | dict) -> tuple[dict, Path, str]:
+    """A sweep or hypothesis given as a TOML file or as the dict such a file holds:
+    ``(tree, path, where)``, ``path`` the file (a dict's stands in the working folder, so
+    that a relative ``config`` is found from there) and ``where`` the prefix of errors."""
+    if isinstance(source, dict):
+        return dict(source), Path.cwd() / "<dict>", "<dict>: "
+    path = Path(source)
+    return read_toml(path), path, f"{path}: "
+
+
+def base_config(tree: dict, path: Path, where: str) -> Config:
+    """The ``config`` of a sweep or hypothesis: a Config (given in a dict), or a config
+    file relative to ``path``'s folder."""
+    value = tree.get("config")
+    if isinstance(value, Config):
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}config: must name the base config file (got {value!r})")
+    return load_config(Path(os.path.normpath(path.parent / value)))
+
+
+def load_sweep(source: str | Path | dict, **overrides: Any) -> SweepSpec:
+    """Read and validate a sweep file, or the dict it would hold (its ``config`` may then be
+    a :class:`Config`); every grid point's config is built here. ``overrides`` (dotted
+    fields) apply to every run."""
+    tree, path, at = spec_source(source)
+    check_keys(tree, SWEEP_KEYS, at)
+    base = base_config(tree, path, at)
+    base = apply_overrides(base, flatten_overrides(tree.get("set", {}), f"{at}[set]"),
+                           f"{at}[set]")
     base = apply_overrides(base, overrides, "--set")
-    grid = flatten_overrides(tree.get("grid", {}), f"{path}: [grid]")
+    grid = flatten_overrides(tree.get("grid", {}), f"{at}[grid]")
     for field, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{path}: grid.{field}: must be a non-empty list of values "
+            raise ConfigError(f"{at}grid.{field}: must be a non-empty list of values "
                               f"(got {values!r})")
     points = {}
     for combination in itertools.product(*grid.values()):
         point = dict(zip(grid, combination))
         label = _label(point)
         if label in points:
-            raise ConfigError(f"{path}: grid points {points[label]} and {point} would share "
+            raise ConfigError(f"{at}grid points {points[label]} and {point} would share "
                               f"the folder {label!r}")
-        apply_overrides(base, point, f"{path}: [grid] {label}")     # validate now
+        apply_overrides(base, point, f"{at}[grid] {label}")     # validate now
         points[label] = point
-    seeds = seed_list(tree.get("seeds", 1), f"{path}: seeds")
+    seeds = seed_list(tree.get("seeds", 1), f"{at}seeds")
     return SweepSpec(path, base, list(grid), points, seeds)
 
 

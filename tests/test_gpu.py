@@ -206,7 +206,7 @@ def test_gpu_id_reaches_the_device_config(tmp_path, monkeypatch):
         seen["device"] = config.device
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mirrorlab.sims.cli.run_config", fake_run)
+    monkeypatch.setattr("mirrorlab.sims.api._run", fake_run)   # what the CLI runs through
     assert main(["run", write_config(tmp_path / "small.toml"), "--device", "cuda",
                  "--gpu-id", "3", "--quiet"]) == 130
     assert (seen["device"].name, seen["device"].gpu_id) == ("cuda", 3)

@@ -65,7 +65,15 @@ def _performance_panel(ax: plt.Axes, history: Sequence[Mapping]) -> None:
 
 
 def plot_run(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> list[Path]:
-    """Alignment figure of one run: ``alignment.{fmt}`` in ``out_dir``.
+    """:func:`alignment_figure` of one run written as ``alignment.{fmt}`` in ``out_dir``
+    (``fmt``: png, pdf or svg); returns ``[that path]``."""
+    fmt = check_fmt(fmt)
+    with style():
+        return [save(alignment_figure(metrics), Path(out_dir) / f"alignment.{fmt}")]
+
+
+def alignment_figure(metrics: Mapping) -> plt.Figure:
+    """Alignment figure of one run, as a matplotlib Figure.
 
     Panels (x axis: training step):
 
@@ -88,22 +96,12 @@ def plot_run(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> list[Pa
         Optional ``sizes`` (layer widths, input first, length
         ``n_layers + 1``) gives layer labels such as "layer 1 (64→100)";
         otherwise layers are "W1", "W2", ...
-    out_dir : str or Path
-        Folder to write into (created if missing).
-    fmt : {"png", "pdf", "svg"}
-        File format.
-
-    Returns
-    -------
-    list of Path
-        ``[out_dir / f"alignment.{fmt}"]``.
 
     Raises
     ------
     ValueError
-        On an unsupported ``fmt`` or an empty history.
+        On an empty history.
     """
-    fmt = check_fmt(fmt)
     history = history_entries(metrics)
     sizes, intervals = metrics.get("sizes"), metrics.get("mirror_intervals")
     with style():
@@ -124,7 +122,8 @@ def plot_run(metrics: Mapping, out_dir: str | Path, fmt: str = "png") -> list[Pa
         for ax in axes.ravel():
             ax.xaxis.set_tick_params(labelbottom=True)
         fig.suptitle(run_title(metrics))
-        return [save(fig, Path(out_dir) / f"alignment.{fmt}")]
+        fig.tight_layout()
+        return fig
 
 
 # --------------------------------------------------------------------------- weight scatter

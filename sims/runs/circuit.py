@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Hz, ms
 
-from ...circuits import CircuitSpec, presentations
+from ...circuits import Circuit, CircuitSpec, presentations
 from ...circuits.spiking_spec import SpikingSpec
 from ...models.lif import LIFNeuron
 from ...models.losses import get_loss
@@ -33,7 +33,7 @@ from ..devices import device_from_config
 from ..matrix_engine import DivergenceError
 from .common import (DivergenceWatch, Streams, check_memory, check_fit, checkpoint,
                      draw_figures, final_of, load_config_data)
-from .compiled import run_circuit
+from .compiled import build_circuit, run_circuit
 from .matrix import build_engine, new_metrics
 
 Array = np.ndarray
@@ -54,56 +54,99 @@ def run_circuit_experiment(config: Config, out_dir: str | Path | None = None, *,
     and raises KeyboardInterrupt; a run whose weights or loss blew up
     (``training.divergence_factor``) raises DivergenceError naming the presentation.
     """
-    data = data if data is not None else load_config_data(config)
-    check_fit(config, data)
-    check_memory(config, data)
-    folder = results.check_folder(out_dir) if out_dir is not None else None
-    plan = plan_from_config(config, data)
-    table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
-                          plan.spec.mirror_scheme)
-    every = _record_every(config, len(table), plan.events)
-    device = device_from_config(config.device)
-    measure = Measurer(config, data)
-    metrics = new_metrics(config, data)
-    metrics.update(engine="circuit", device=device.describe(), neuron=config.circuit.neuron,
-                   schedule=_schedule_summary(table),
-                   history=[measure(0, 0, *plan.initial)])
-    watch = DivergenceWatch(config.training.divergence_factor,
-                            metrics["history"][0]["test_loss"], plan.initial[0], plan.initial[2])
-    if folder is not None:
-        results.begin(folder, to_toml(config), metrics)
-    if progress:
-        print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
-              f"on {device.describe()}; building and running ...", flush=True)
-    try:
-        run = run_circuit(plan.spec, data, plan.events, plan.noise, plan.initial,
-                          feedback_signs=plan.feedback_signs, device=device, record_every=every,
-                          seed=config.experiment.seed, progress=progress)
-    except KeyboardInterrupt as stop:
-        _stop(folder, metrics, stop)
-        raise
-    metrics.update(device=run.device, wall_time_s=run.wall_time_s,
-                   build_time_s=run.build_time_s, completed_fraction=run.completed)
-    history, snapshots = _history(run, measure, len(table), _engaged_total(data, config))
-    try:
-        metrics["history"] = []
-        for entry, (W, B) in zip(history, snapshots):
-            where = f"presentation {entry['presentation']}"
-            watch.weights(where, W, B)
-            watch.loss(where, entry["test_loss"], lambda: (W, B))
-            metrics["history"].append(entry)
-        if run.completed < 1 or run.interrupted:
-            raise KeyboardInterrupt(f"Ctrl-C when {100 * run.completed:.0f} % of the run was "
-                                    "simulated")
-    except (KeyboardInterrupt, DivergenceError) as stop:
-        _stop(folder, metrics, stop, run)
-        raise
-    metrics["final"] = final_of(metrics["history"][-1])
-    if folder is not None:
-        results.finish(folder, metrics, _run_arrays(run, table, metrics, plan.spec),
-                       draw_figures if figures else None)
-    metrics["complete"] = True
-    return metrics
+    return CircuitExperiment(config, data).run(out_dir, progress=progress, figures=figures)
+
+
+class CircuitExperiment:
+    """A config's training run as a circuit, planned (and, with :meth:`build`, built)
+    before it runs: the way to add one's own Brian2 monitors or groups to the circuit.
+
+    ``CircuitExperiment(config).run(out_dir)`` is :func:`run_circuit_experiment`. After
+    :meth:`build`, :attr:`circuit` (its ``network``, populations and synapse groups) is
+    there to extend, and :meth:`run` runs that very network, built once, on the config's
+    device; objects added to ``circuit.network`` run with it.
+    """
+
+    def __init__(self, config: Config, data: Dataset | None = None):
+        data = data if data is not None else load_config_data(config)
+        check_fit(config, data)
+        check_memory(config, data)
+        self.config, self.data = config, data
+        self.plan = plan_from_config(config, data)
+        self.table = presentations(self.plan.spec.sizes, self.plan.events, data.x_train,
+                                   data.y_train, self.plan.noise, self.plan.spec.mirror_scheme)
+        self.record_every = _record_every(config, len(self.table), self.plan.events)
+        self.device = device_from_config(config.device)
+        self._built = None
+
+    def build(self) -> Circuit:
+        """Build the circuit on the config's device (without running it) and return it."""
+        if self._built is None:
+            self._built = build_circuit(self.plan.spec, self.data, self.plan.events,
+                                        self.plan.noise, device=self.device,
+                                        record_every=self.record_every,
+                                        seed=self.config.experiment.seed)
+        return self._built.circuit
+
+    @property
+    def circuit(self) -> Circuit:
+        return self.build()
+
+    def run(self, out_dir: str | Path | None = None, *, progress: bool = True,
+            figures: bool = False) -> dict:
+        """Run the whole schedule; return (and, with ``out_dir``, write) the metrics."""
+        config, plan, table = self.config, self.plan, self.table
+        folder = results.check_folder(out_dir) if out_dir is not None else None
+        measure = Measurer(config, self.data)
+        metrics = new_metrics(config, self.data)
+        metrics.update(engine="circuit", device=self.device.describe(),
+                       neuron=config.circuit.neuron,
+                       schedule=_schedule_summary(table, plan.spec),
+                       history=[measure(0, 0, *plan.initial)])
+        watch = DivergenceWatch(config.training.divergence_factor,
+                                metrics["history"][0]["test_loss"], plan.initial[0],
+                                plan.initial[2])
+        if folder is not None:
+            results.begin(folder, to_toml(config), metrics)
+        if progress:
+            print(f"circuit: {len(table)} presentations of {plan.spec.presentation_time} "
+                  f"on {self.device.describe()}; building and running ...", flush=True)
+        try:
+            if self._built is not None:
+                run = self._built.run(plan.spec, self._built.presentations, plan.initial,
+                                      plan.feedback_signs, config.experiment.seed, progress)
+            else:
+                run = run_circuit(plan.spec, self.data, plan.events, plan.noise, plan.initial,
+                                  feedback_signs=plan.feedback_signs, device=self.device,
+                                  record_every=self.record_every,
+                                  seed=config.experiment.seed, progress=progress)
+        except KeyboardInterrupt as stop:
+            _stop(folder, metrics, stop)
+            raise
+        metrics.update(device=run.device, wall_time_s=run.wall_time_s,
+                       build_time_s=run.build_time_s, completed_fraction=run.completed)
+        history, snapshots = _history(run, measure, len(table),
+                                      _engaged_total(self.data, config))
+        try:
+            metrics["history"] = []
+            for entry, (W, b, B) in zip(history, snapshots):
+                where = f"presentation {entry['presentation']}"
+                watch.weights(where, W, B)
+                watch.loss(where, entry["test_loss"], lambda: (W, B))
+                metrics["history"].append(entry)
+            if run.completed < 1 or run.interrupted:
+                raise KeyboardInterrupt(f"Ctrl-C when {100 * run.completed:.0f} % of the run "
+                                        "was simulated")
+        except (KeyboardInterrupt, DivergenceError) as stop:
+            _stop(folder, metrics, stop, run)
+            raise
+        metrics["final"] = final_of(metrics["history"][-1])
+        if folder is not None:
+            results.finish(folder, metrics,
+                           _run_arrays(run, table, metrics, plan.spec, history, snapshots),
+                           draw_figures if figures else None)
+        metrics["complete"] = True
+        return metrics
 
 
 def _stop(folder: Path | None, metrics: dict, stop: BaseException, run=None) -> None:
@@ -116,10 +159,12 @@ def _stop(folder: Path | None, metrics: dict, stop: BaseException, run=None) -> 
     results.write_json(folder / "metrics.json", {**metrics, "complete": False})
 
 
-def _run_arrays(run, table, metrics: dict, spec) -> dict[str, dict]:
+def _run_arrays(run, table, metrics: dict, spec, history, snapshots) -> dict[str, dict]:
     """The array files of a finished circuit run, by file name."""
     arrays = {"arrays.npz": results.network_arrays(run.W, run.b, run.B),
-              "activity.npz": activity_arrays(run.recording, table)}
+              "activity.npz": activity_arrays(run.recording, table),
+              "snapshots.npz": snapshot_arrays(history, snapshots),
+              "schedule.npz": schedule_arrays(table, spec)}
     if run.spikes:
         schedule = metrics["schedule"]
         window = schedule["window_start"], schedule["window_start"] + len(schedule["phases"])
@@ -251,6 +296,26 @@ def activity_arrays(recording, table) -> dict[str, np.ndarray]:
             **recording.activity}
 
 
+def snapshot_arrays(history: list[dict], snapshots: list[tuple]) -> dict[str, np.ndarray]:
+    """What ``snapshots.npz`` holds: the weights of every history entry, ``presentation``
+    (n,) the presentations completed, and per layer l = 1..L ``W<l>`` (n, n_l, n_{l-1}),
+    ``b<l>`` (n, n_l), ``B<l>`` (n, n_{l-1}, n_l), in the matrix engine's layout."""
+    arrays = {"presentation": np.array([entry["presentation"] for entry in history])}
+    for l in range(len(snapshots[0][0])):
+        for k, kind in enumerate("WbB"):
+            arrays[f"{kind}{l + 1}"] = np.stack([weights[k][l] for weights in snapshots])
+    return arrays
+
+
+def schedule_arrays(table, spec) -> dict[str, np.ndarray]:
+    """What ``schedule.npz`` holds: the phase of every presentation of the run,
+    ``presentation_s`` (the length of one, s), ``engaged`` (n,) 1 for engaged
+    presentations, ``mirror`` (n, L) 1 where layer l's feedback was mirrored."""
+    return {"presentation_s": np.array(float(spec.presentation_time)),
+            "engaged": np.asarray(table.engaged, dtype=np.int8),
+            "mirror": np.asarray(table.mirror, dtype=np.int8)}
+
+
 def spike_arrays(spikes: dict, table, window: tuple[int, int],
                  presentation_s: float) -> dict[str, np.ndarray]:
     """What ``spikes.npz`` holds: the spikes of presentations ``window = (first, stop)``
@@ -303,7 +368,7 @@ class Measurer:
 def _history(run, measure: Measurer, n_presentations: int,
              engaged_total: int) -> tuple[list[dict], list[tuple]]:
     """History entries of the recorded snapshots (and, for a finished run, of the final
-    weights), with the ``(W, B)`` each was measured on."""
+    weights), with the ``(W, b, B)`` each was measured on."""
     rec, history, matrices = run.recording, [], []
     snapshots = [(int(rec.presentations[k]), int(rec.engaged_steps[k]), [w[k] for w in rec.W],
                   [v[k] for v in rec.b], [x[k] for x in rec.B])
@@ -313,10 +378,10 @@ def _history(run, measure: Measurer, n_presentations: int,
     for presentation, step, W, b, B in snapshots:
         entry = measure(presentation, step, W, b, B)
         if history and history[-1]["presentation"] == presentation:
-            history[-1], matrices[-1] = entry, (W, B)  # the final weights replace a snapshot
+            history[-1], matrices[-1] = entry, (W, b, B)  # the final weights replace a snapshot
         else:
             history.append(entry)
-            matrices.append((W, B))
+            matrices.append((W, b, B))
     return history, matrices
 
 
@@ -327,7 +392,7 @@ def _engaged_total(data: Dataset, config: Config) -> int:
 SCHEDULE_SHOWN = 60  # presentations whose phase metrics.json lists, for the schedule figure
 
 
-def _schedule_summary(table) -> dict:
+def _schedule_summary(table, spec) -> dict:
     """How many presentations of each phase, and the phases (``"engaged"``,
     ``"mirror B<l>"`` or ``"mirror all"``) of a window that starts shortly before
     the first engaged presentation (``window_start``)."""
@@ -340,4 +405,4 @@ def _schedule_summary(table) -> dict:
                       f"mirror B{layers[0]}" if len(layers) == 1 else "mirror all")
     return {"presentations": len(table), "engaged": int(np.sum(table.engaged)),
             "mirror": int(len(table) - np.sum(table.engaged)), "window_start": start,
-            "phases": phases}
+            "phases": phases, "presentation_s": float(spec.presentation_time)}

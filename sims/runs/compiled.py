@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import second
 from brian2 import seed as brian2_seed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ...circuits import CircuitSpec, Presentations, circuit_class, presentations
 from ...circuits.monitors import (activity_monitors, activity_samples, bias_monitors,
@@ -135,6 +135,18 @@ def run_circuit(spec: CircuitSpec, data, events, noise, initial, *,
     return _last_build.run(spec, plan, initial, feedback_signs, seed, progress)
 
 
+def build_circuit(spec: CircuitSpec, data, events, noise, *, device: Device = Device(),
+                  record_every: int = 0, seed: int | None = None) -> CompiledCircuit:
+    """Build a circuit with its monitors on ``device`` without running it (the arguments
+    are :func:`run_circuit`'s); ``.circuit.network`` takes one's own Brian2 objects, and
+    ``.run(spec, .presentations, initial, ...)`` runs it, once (never a cached build)."""
+    global _last_build
+    if device.standalone:
+        _last_build = None   # Brian2 holds one standalone project at a time: this one now
+    return CompiledCircuit(spec, _presentations(spec, data, events, noise), device,
+                           record_every, seed)
+
+
 #: Wall time between two progress reports of a standalone binary (compiled into it).
 REPORT_PERIOD = 10 * second
 #: The last standalone build of this process: Brian2 holds one standalone project at a time.
@@ -182,6 +194,7 @@ class CompiledCircuit:
     def __init__(self, spec: CircuitSpec, plan: Presentations, device: Device,
                  record_every: int, seed: int | None):
         self._key = self.key(spec, plan, device, record_every, seed)
+        self.presentations = plan
         self._folder = None
         if device.standalone and device.build_dir is None:
             self._folder = tempfile.TemporaryDirectory(prefix=f"mirrorlab_{device.name}_")

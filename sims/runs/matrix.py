@@ -1,11 +1,12 @@
 """Training runs of the matrix engine: the phase plan, checkpoints, results on disk."""
 from __future__ import annotations
 
+import datetime
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ...models.losses import get_loss
 from ...models.schedule import ENGAGED, draw_mirror_noise, phase_plan, steps_per_epoch
@@ -120,6 +121,7 @@ def new_metrics(config: Config, data: Dataset) -> dict:
             "device": "cpu (numpy)", "seed": config.experiment.seed, "data": data.name,
             "sizes": list(config.network.sizes), "versions": results.versions(),
             "config_sha256": results.config_digest(to_toml(config)),
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "history": [], "complete": False}
 
 
