@@ -127,10 +127,12 @@ def check_rates_in_bounds(ranges: dict, bounds_hz: list[float], rates_from: str)
                   rates_from=rates_from, populations=ranges)
 
 
-def check_rates_non_negative(ranges: dict, signed_errors: dict | None) -> dict:
+def check_rates_non_negative(ranges: dict, signed_errors: dict | None,
+                             rates_from: str = "spike counts") -> dict:
     """No rate below 0 Hz. ``signed_errors``: range of the feedback populations' signed
-    errors (reported only: an error signal is signed by nature); None where the rates are
-    spike counts, which cannot be negative."""
+    errors (reported only: an error signal is signed by nature); None where every
+    population's rate is judged (``rates_from``: spike counts, or firing rates that are
+    clipped at 0 Hz), which are non-negative by construction: the evidence says so."""
     negative = [f"{population} ({phase}, {100 * r['negative_fraction']:.0f} % of samples, "
                 f"down to {r['min_hz']:.0f} Hz)"
                 for population, by_phase in ranges.items() for phase, r in by_phase.items()
@@ -139,8 +141,8 @@ def check_rates_non_negative(ranges: dict, signed_errors: dict | None) -> dict:
     if signed_errors is None:
         lowest = min(r["min_hz"] for by_phase in ranges.values() for r in by_phase.values())
         summary = ("negative rates in " + ", ".join(negative) if negative else
-                   f"rates from spike counts, non-negative by construction (lowest {lowest:.1f} "
-                   "Hz); signed values ride on the baseline rate")
+                   f"by construction: rates ({rates_from}) cannot be negative (lowest "
+                   f"{lowest:.1f} Hz); signed values ride on the baseline rate")
     else:
         summary = ("negative rates in " + ", ".join(negative) if negative
                    else "no forward rate below 0 Hz")

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import ms, second
+from brian2 import Hz, ms, second
 
 from .base import Circuit, weight_matrix
 from .monitors import activity_samples, weight_snapshots
@@ -127,6 +127,33 @@ def rate_readout(circuit: Circuit, monitors: list, n_presentations: int, initial
                    settling_residual(activity), updates, {}, decay_time_constants(circuit),
                    dale_effects(circuit), "enforced" if spec.feedback_dale else "off",
                    activity=activity)
+
+
+def firing_rate_readout(circuit: Circuit, monitors: list, n_presentations: int, initial,
+                        final, *, max_rate_hz: float, engaged: Array,
+                        mirror: Array) -> Readout:
+    """The readout of a firing-rate circuit from every population's rate ``rho`` and values
+    sampled at every boundary (``max_rate_hz`` is unused: the neurons fire in Hz)."""
+    activity = {name: {v: values[1:n_presentations + 1] for v, values in variables.items()}
+                for name, variables in activity_samples(monitors).items()}
+    spec = circuit.spec
+    rates = {G.name: activity[G.name]["rho"] for G in circuit.populations}
+    T_ms, tau_ms = float(spec.presentation_time / ms), float(spec.tau / ms)
+    firing = spec.firing
+    numbers = {"neuron": spec.neuron, "presentation_ms": T_ms, "dt_ms": float(spec.dt / ms),
+               "tau_ms": tau_ms, "presentation_over_tau": T_ms / tau_ms,
+               "baseline_hz": float(firing.baseline / Hz), "gain_hz": float(firing.gain / Hz),
+               "tau_applies_to": "every population (forward, feedback, target, relays, noise)"}
+    updates = relative_update_bounds(circuit, activity, initial, final, engaged, mirror)
+    smallest = {S.name: float(np.min(S.w[:])) for _, S, _ in circuit.plastic_groups()}
+    update_numbers = {"relative_update_from": "bound from the settled activity, per signed "
+                      "matrix (its excitatory and inhibitory synapses change by halves)",
+                      "smallest_synapse_weight": smallest,
+                      "resting_weight": firing.resting_weight}
+    return Readout(rates, "firing rate rho of every population (Hz)", None, {"tau": tau_ms},
+                   numbers, settling_residual(activity), updates, update_numbers,
+                   decay_time_constants(circuit), dale_effects(circuit),
+                   "inhibitory relay interneurons", activity=activity)
 
 
 def settling_residual(activity: dict) -> float:

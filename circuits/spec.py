@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from brian2 import Quantity, ms
+from brian2 import Hz, Quantity, ms
 
 from ..models.losses import MSE, SigmoidCrossEntropy
-from ..models.neurons import NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS
+from ..models.neurons import FIRING_RATE_KINDS, NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS
 from ..models.params import ParameterError
 from ..models.rules import Plasticity, Rule
 from ..models.schedule import MIRROR_SCHEME
@@ -19,6 +19,37 @@ from .spiking_spec import SpikingSpec
 INSTANTANEOUS_SETTLE_STEPS = 2
 #: Time constants allowed per leaky stage on the longest path of a rate circuit.
 RATE_SETTLE_TAUS_PER_STAGE = 4
+#: Time constants per leaky stage of a firing-rate circuit, whose 2 + 4L stages (relays
+#: included) settle together: a chain of n equal stages settles in about n + 3 sqrt(n)
+#: time constants, not 4n.
+FIRING_SETTLE_TAUS_PER_STAGE = 2
+
+
+@dataclass(frozen=True)
+class FiringRateSpec:
+    """How a firing-rate circuit (``neuron = "firing_rate"``) carries values as rates.
+
+    Parameters
+    ----------
+    baseline, gain : Quantity (Hz)
+        A value v (the matrix engine's activity, error or noise) is the firing rate
+        ``baseline + gain * v``, clipped at 0 Hz (so values below ``-baseline / gain`` are
+        lost: the circuit equals the matrix engine only while no rate is clipped).
+    resting_weight : float
+        Every signed weight w is a pair of synapses, excitatory ``c + w/2`` and inhibitory
+        (through a relay interneuron) ``c - w/2``, around this resting weight ``c``; both
+        stay >= 0 (Dale's principle) while ``|w| <= 2c``.
+    """
+
+    baseline: Quantity = field(default_factory=lambda: 40 * Hz)
+    gain: Quantity = field(default_factory=lambda: 20 * Hz)
+    resting_weight: float = 2.0
+
+    def __post_init__(self):
+        _check(float(self.baseline) > 0 and float(self.gain) > 0, "firing",
+               "baseline and gain must be > 0 Hz", (self.baseline, self.gain))
+        _check(self.resting_weight > 0, "firing.resting_weight", "must be > 0",
+               self.resting_weight)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +69,9 @@ class CircuitSpec:
         :meth:`Rule.spiking_plasticity`); :attr:`plasticity` is that form.
     lr : float
         Learning rate of W and b (the rule's own rates live in ``rule``).
-    neuron : {"instantaneous", "rate", "poisson", "lif"}
+    neuron : {"instantaneous", "rate", "firing_rate", "poisson", "lif"}
         ``r = phi(a)`` at once, or ``dr/dt = (phi(a) - r) / tau`` (feedback errors alike),
+        or leaky neurons that fire non-negative rates with Dale's law (:mod:`.firing_rate`),
         or spiking units (:mod:`.spiking`).
     tau, dt : Quantity
         Neuron time constant (rate neurons) and simulation time step.
@@ -54,6 +86,8 @@ class CircuitSpec:
         sign (given when the weights are set) that all its B synapses keep.
     spiking : SpikingSpec or None
         Spiking neurons' parameters; given exactly when ``neuron`` spikes ("poisson", "lif").
+    firing : FiringRateSpec or None
+        Firing-rate neurons' parameters; given exactly when ``neuron`` is "firing_rate".
     """
 
     sizes: tuple[int, ...]
@@ -70,6 +104,7 @@ class CircuitSpec:
     noise_source: str = "replay"
     feedback_dale: bool = False
     spiking: SpikingSpec | None = None
+    firing: FiringRateSpec | None = None
     plasticity: Plasticity = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -101,6 +136,11 @@ class CircuitSpec:
                self.spiking)
         _check(self.spiking is None or (self.spiking.lif is not None) == (self.neuron == "lif"),
                "spiking.lif", "must be given exactly for lif neurons", self.spiking)
+        _check((self.firing is not None) == (self.neuron in FIRING_RATE_KINDS), "firing",
+               f"must be given exactly for {', '.join(FIRING_RATE_KINDS)} neurons", self.firing)
+        _check(not (self.firing is not None and self.feedback_dale), "feedback_dale",
+               "is built into firing_rate circuits (every weight is an excitatory and an "
+               "inhibitory synapse); leave it off", self.feedback_dale)
         object.__setattr__(self, "plasticity", self._rule_plasticity())
 
     def _rule_plasticity(self) -> Plasticity:
@@ -138,6 +178,9 @@ class CircuitSpec:
             return self.settle_steps
         if self.neuron == "instantaneous":
             return INSTANTANEOUS_SETTLE_STEPS
+        if self.firing is not None:   # input, relays, forward, feedback (see firing_rate)
+            return math.ceil(FIRING_SETTLE_TAUS_PER_STAGE * (2 + 4 * self.n_layers)
+                             * float(self.tau / self.dt))
         stages = 2 * self.n_layers
         return INSTANTANEOUS_SETTLE_STEPS + math.ceil(
             RATE_SETTLE_TAUS_PER_STAGE * stages * float(self.tau / self.dt))

@@ -3,8 +3,9 @@
 Every loss gives the output error ``delta_L = d loss / d a_L`` per sample, which
 is what the feedback pathway carries down, and ``predict(a_L)``, the network's
 output. ``delta_expr`` is the same output error as a Brian2 expression of one
-unit's ``a`` and label ``y`` (None where a unit's error needs the other units'). Shapes: ``a`` and ``y`` are ``(batch, n_out)``; losses are means over
-the batch of per-sample sums.
+unit's ``a`` and label ``y`` (None where a unit's error needs the other units'), and
+``predict_expr`` the unit's output as an expression of its ``a``. Shapes: ``a`` and ``y``
+are ``(batch, n_out)``; losses are means over the batch of per-sample sums.
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ class MSE:
     def delta_expr(self) -> str:
         return f"(({self.output.phi_expr}) - y) * ({self.output.dphi_expr})"
 
+    @property
+    def predict_expr(self) -> str:
+        return self.output.phi_expr
+
 
 @dataclass(frozen=True)
 class SigmoidCrossEntropy:
@@ -56,6 +61,7 @@ class SigmoidCrossEntropy:
 
     name = "sigmoid_xent"
     delta_expr = "1.0/(1.0 + exp(-a)) - y"
+    predict_expr = "1.0/(1.0 + exp(-a))"
 
     def predict(self, a: Array) -> Array:
         return expit(a)
@@ -78,6 +84,7 @@ class SoftmaxCrossEntropy:
 
     name = "softmax_xent"
     delta_expr = None   # softmax couples the units: no per-unit expression
+    predict_expr = None
 
     def predict(self, a: Array) -> Array:
         return softmax(a, axis=1)

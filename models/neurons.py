@@ -1,15 +1,20 @@
 """The kinds of neuron a circuit is made of, and where a circuit's mirror noise comes from.
 
 Rate kinds carry a value as an activity ``r`` (``instantaneous``: ``r = phi(a)`` at once;
-``rate``: a leaky rate neuron). Spiking kinds carry it as spikes around a baseline rate
+``rate``: a leaky rate neuron). ``firing_rate`` neurons are leaky rate neurons
+that fire ``baseline_hz + gain_hz * r`` Hz and talk to each other only through those
+rates. Spiking kinds carry it as spikes around a baseline rate
 (``poisson``: pools of Poisson neurons; ``lif``: pools of leaky integrate-and-fire
 neurons, :mod:`mirrorlab.models.lif`).
 """
 from .params import non_negative, one_of, positive, require, satisfies
 
 RATE_KINDS = ("instantaneous", "rate")
+#: Leaky rate neurons that fire non-negative rates around a baseline, with Dale's law,
+#: noise populations and an output that fires its prediction (:mod:`circuits.firing_rate`).
+FIRING_RATE_KINDS = ("firing_rate",)
 SPIKING_KINDS = ("poisson", "lif")
-NEURON_KINDS = RATE_KINDS + SPIKING_KINDS
+NEURON_KINDS = RATE_KINDS + FIRING_RATE_KINDS + SPIKING_KINDS
 
 #: Mirror noise: replayed from the matrix engine's arrays (exact), or drawn inside Brian2.
 NOISE_SOURCES = ("replay", "brian")

@@ -188,7 +188,7 @@ def run_checks(config: Config, data: Dataset, run: BriefRun) -> list[dict]:
         P.check_no_weight_transport(violations),
         P.check_dale_principle(readout.dale_effects, bounds.dale_tolerance, mechanism),
         P.check_rates_in_bounds(ranges, bounds.rate_bounds_hz, readout.rates_from),
-        P.check_rates_non_negative(ranges, readout.signed_errors),
+        P.check_rates_non_negative(ranges, readout.signed_errors, readout.rates_from),
         P.check_weights_finite(W, b, B),
         P.check_weights_bounded(W, b, B, bounds.weight_bound),
         P.check_time_scales(readout.judged_times_ms, bounds.tau_range_ms,

@@ -247,6 +247,11 @@ class CircuitConfig(Section):
     rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
     ``"copy"``); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
     uniformly within +- ``delay_spread_ms``.
+
+    Firing-rate neurons (``neuron = "firing_rate"``, ``circuits/firing_rate.py``): leaky rate
+    neurons (``tau_ms``) in every population that fire ``baseline_hz + gain_hz * v``,
+    Dale's principle through inhibitory relay interneurons, each signed weight w an
+    excitatory and an inhibitory synapse ``resting_weight +- w/2``.
     """
 
     section = "circuit"
@@ -273,6 +278,7 @@ class CircuitConfig(Section):
     delay_forward_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_forward_ms"])
     delay_feedback_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_feedback_ms"])
     delay_spread_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_spread_ms"])
+    resting_weight: float = parameter(2.0, positive)
 
     def validate(self):
         super().validate()

@@ -20,10 +20,11 @@ import numpy as np
 from brian2 import Hz, ms
 
 from ...circuits import Circuit, CircuitSpec, presentations
+from ...circuits.spec import FiringRateSpec
 from ...circuits.spiking_spec import SpikingSpec
 from ...models.lif import LIFNeuron
 from ...models.losses import get_loss
-from ...models.neurons import SPIKING_KINDS
+from ...models.neurons import FIRING_RATE_KINDS, SPIKING_KINDS
 from ...models.schedule import ENGAGED, MIRROR, draw_mirror_noise, phase_plan, steps_per_epoch
 from ...models.transfer import get_transfer
 from .. import results
@@ -219,6 +220,7 @@ CONFIG_FIELDS = {"feedback_dale": "constraints.feedback_dale", "loss": "network.
                  "lr": "training.lr", "rule": "rule.name",
                  "mirror_scheme": "schedule.mirror_scheme", "neuron": "circuit.neuron",
                  "noise_source": "circuit.noise_source", "settle_steps": "circuit.settle_steps",
+                 "firing.resting_weight": "circuit.resting_weight",
                  "sizes": "network.sizes"}
 
 
@@ -230,7 +232,15 @@ def _spec(config, network, training, schedule, circuit) -> CircuitSpec:
         lr=training.lr, neuron=circuit.neuron, tau=circuit.tau_ms * ms, dt=circuit.dt_ms * ms,
         mirror_scheme=schedule.mirror_scheme, settle_steps=circuit.settle_steps,
         noise_source=circuit.noise_source, feedback_dale=config.constraints.feedback_dale,
-        spiking=_spiking(circuit))
+        spiking=_spiking(circuit), firing=_firing(circuit))
+
+
+def _firing(circuit) -> FiringRateSpec | None:
+    """The firing-rate parameters of ``[circuit]``, if its neurons are firing-rate neurons."""
+    if circuit.neuron not in FIRING_RATE_KINDS:
+        return None
+    return FiringRateSpec(baseline=circuit.baseline_hz * Hz, gain=circuit.gain_hz * Hz,
+                          resting_weight=circuit.resting_weight)
 
 
 def _spiking(circuit) -> SpikingSpec | None:
