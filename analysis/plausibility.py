@@ -69,6 +69,9 @@ DALE_MECHANISMS = {
     "initial weights only": "constraints.feedback_dale set the initial B only (not wired "
                             "in circuits)",
     "circuit.dale": "excitatory groups and inhibitory relays, clipped at 0",
+    "relay pairs": "by construction: every weight is an excitatory synapse and an inhibitory "
+                   "one through a relay interneuron, each kept >= 0 (circuit.neuron = "
+                   "'firing_rate')",
 }
 
 

@@ -78,11 +78,11 @@ class FiringRateCircuit(RateCircuit):
                              {"labels": schedule["labels"]}, order=0)
         load_presentation(spec, target, E.LOAD_LABEL)
         forward_relays = [_population(spec, f"forward_inh_{l}", n, F.FORWARD_RELAY, "r", clock,
-                                      order=_order(spec, "forward", l) + 1)
+                                      order=_order(spec, "forward", l) - 1)
                           for l, n in enumerate(spec.sizes[:-1])]
         feedback_relays = [_population(spec, f"feedback_inh_{l}", spec.sizes[l],
                                        F.FEEDBACK_RELAY, "delta", clock,
-                                       order=_order(spec, "feedback", l) + 1)
+                                       order=_order(spec, "feedback", l) - 1)
                            for l in range(1, L + 1)]
         noise = ([_noise_population(spec, l, schedule, clock) for l in range(L)]
                  if spec.rule.uses_mirror_phase else [])

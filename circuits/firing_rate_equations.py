@@ -20,17 +20,25 @@ non-negative synapses, one excitatory and one through an inhibitory relay intern
 (Dale's principle); the mirror noise is the rate of noise populations entering through
 one-to-one synapses; the output population fires its prediction ``sigmoid(a)``.
 
-Time constants: every neuron's ``tau``, and excitatory synaptic currents with the same
-``tau`` (inhibition arrives through a relay neuron of that ``tau`` and acts at once), so
-that the two synapses of a weight deliver their signals with the same delay.
+Time constants: every neuron's ``tau``, and excitatory synapses whose drive follows the
+presynaptic rate with the same ``tau`` (``x_syn``; inhibition arrives through a relay
+neuron of that ``tau`` and acts at once), so that the two synapses of a weight deliver
+their signals with the same delay. A relay is updated before its partner in each time
+step, so that it filters the same samples of the partner's rate as ``x_syn`` does.
 """
 from __future__ import annotations
 
 from brian2.utils.stringtools import word_substitute
 
-#: Every population: its firing rate (Hz) from its value ``v``, around the baseline.
+#: Every population: its firing rate (Hz) from its value ``v``, around the baseline, and
+#: the synaptic drive its excitatory synapses deliver, ``x_syn``: the rate above baseline
+#: low-pass filtered with the time constant ``tau`` (transmitter release and receptor
+#: kinetics). The inhibitory route passes a relay neuron of the same ``tau`` instead, so
+#: both routes of a weight lag alike and their resting parts (``c``, see
+#: :func:`excitatory_inhibitory`) cancel at every moment, not only once settled.
 FIRING = """
     rho = gain * clip(v + rho0 / gain, 0, inf) : Hz
+    dx_syn/dt = ((rho - rho0) / gain - x_syn) / tau : 1
     rho0 : Hz (shared, constant)
     gain : Hz (shared, constant)
     """
@@ -61,15 +69,10 @@ HIDDEN_RATE = """
 OUTPUT_RATE = "r_inf = loss_predict : 1"
 
 #: forward_l, l >= 1: net input from the excitatory and the inhibitory synapses, bias,
-#: the error delivered to the neuron. The excitatory synaptic current follows its input
-#: with the time constant ``tau`` (:data:`EXCITATORY_CURRENT`); the inhibitory one comes
-#: from relays that follow their partners with the same ``tau``, so both routes of a
-#: weight lag alike and their resting parts (``c``, see :func:`excitatory_inhibitory`)
-#: cancel at every moment, not only once the circuit has settled.
+#: the error delivered to the neuron.
 NET_INPUT = """
     a = I_exc + I_inh + b : 1
-    dI_exc/dt = (I_exc_in - I_exc) / tau : 1
-    I_exc_in : 1
+    I_exc : 1
     I_inh : 1
     b : 1
     delta : 1
@@ -79,16 +82,14 @@ NET_INPUT = """
 #: feedback_l, 1 <= l < L: the error from above (both routes) times phi'(a) of the partner.
 HIDDEN_ERROR = """
     delta_inf = transfer_dphi * (I_fb_exc + I_fb_inh) : 1
-    dI_fb_exc/dt = (I_fb_exc_in - I_fb_exc) / tau : 1
-    I_fb_exc_in : 1
+    I_fb_exc : 1
     I_fb_inh : 1
     """
 
 #: feedback_0: the error arriving at the input layer (it trains nothing).
 INPUT_ERROR = """
     delta_inf = I_fb_exc + I_fb_inh : 1
-    dI_fb_exc/dt = (I_fb_exc_in - I_fb_exc) / tau : 1
-    I_fb_exc_in : 1
+    I_fb_exc : 1
     I_fb_inh : 1
     """
 
@@ -128,10 +129,10 @@ PLASTIC = """
     """
 
 #: W_l (excitatory) and W_inh_l (through forward_inh_{l-1}) onto forward_l.
-FORWARD_SYNAPSE = {+1: f"w : 1\nI_exc_in_post = w * {DECODED_PRE} : 1 (summed)",
+FORWARD_SYNAPSE = {+1: "w : 1\nI_exc_post = w * x_syn_pre : 1 (summed)",
                    -1: f"w : 1\nI_inh_post = -w * {DECODED_PRE} : 1 (summed)"}
 #: B_l (excitatory) and B_inh_l (through feedback_inh_l) onto feedback_{l-1}.
-FEEDBACK_SYNAPSE = {+1: f"w : 1\nI_fb_exc_in_post = w * {DECODED_PRE} : 1 (summed)",
+FEEDBACK_SYNAPSE = {+1: "w : 1\nI_fb_exc_post = w * x_syn_pre : 1 (summed)",
                     -1: f"w : 1\nI_fb_inh_post = -w * {DECODED_PRE} : 1 (summed)"}
 
 #: One-to-one links, each a rate read by the partner (the net input ``a`` is the forward

@@ -153,7 +153,7 @@ def firing_rate_readout(circuit: Circuit, monitors: list, n_presentations: int, 
     return Readout(rates, "firing rate rho of every population (Hz)", None, {"tau": tau_ms},
                    numbers, settling_residual(activity), updates, update_numbers,
                    decay_time_constants(circuit), dale_effects(circuit),
-                   "inhibitory relay interneurons", activity=activity)
+                   "relay pairs", activity=activity)
 
 
 def settling_residual(activity: dict) -> float:

@@ -1,7 +1,8 @@
 """Plausibility checks of a circuit: ``mirrorlab check``.
 
 A config's circuit is built (whatever the config's engine: the checks are about
-the circuit) and run briefly on Brian2's runtime device with the monitors its kind needs
+the circuit) and run briefly on Brian2's runtime device (the whole run: on the config's
+device) with the monitors its kind needs
 (:meth:`~mirrorlab.circuits.Circuit.check_monitors`); the circuit reads the run
 (:meth:`~mirrorlab.circuits.Circuit.readout`: firing rates in Hz, time constants,
 settling, weight changes per presentation, Dale's principle per synapse group) and
@@ -25,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 from brian2 import ms
-from brian2 import seed as brian2_seed
 
 from ..analysis import plausibility as P
-from ..circuits import Circuit, build, locality_audit, presentations
+from ..circuits import Circuit, locality_audit, presentations
 from ..circuits.readout import Readout
 from ..models.schedule import ENGAGED
-from . import devices, results
+from . import results
 from .config import Config, ConfigError, to_toml
 from .data import Dataset
-from .devices import Device
+from .devices import Device, device_from_config
 from .runs.circuit import RunPlan, plan_from_config
 from .runs.common import Streams, check_fit, checkpoint, load_config_data
+from .runs.compiled import CompiledCircuit
 from .runs.matrix import build_engine
 
 Array = np.ndarray
@@ -65,6 +66,8 @@ class BriefRun:
     not_enforced : list of str
         Config constraints the circuit does not wire (they shaped the initial weights only).
     wall_time_s : float
+    device : str
+        The Brian2 device it ran on.
     """
 
     circuit: Circuit
@@ -76,6 +79,7 @@ class BriefRun:
     initial_mirror_events: int
     not_enforced: list
     wall_time_s: float
+    device: str = "runtime (numpy)"
 
     @property
     def activity(self) -> dict:
@@ -99,27 +103,38 @@ class BriefRun:
         return self.readout.spikes is not None
 
 
-def brief_run(config: Config, data: Dataset, steps: int) -> BriefRun:
-    """Run the circuit of ``config`` for ``steps`` engaged presentations (0 = all) on
-    Brian2 runtime (numpy), with the monitors the circuit's kind needs for the checks."""
+def brief_run(config: Config, data: Dataset, steps: int, progress: bool = False) -> BriefRun:
+    """Run the circuit of ``config`` for ``steps`` engaged presentations (0 = all), with the
+    monitors the circuit's kind needs for the checks.
+
+    A brief run (``steps > 0``) runs on Brian2 runtime (numpy), where it starts at once; the
+    whole run (``steps = 0``) runs on the config's device, where a standalone device
+    compiles it first (a whole digits run is minutes in C++, hours in numpy).
+    """
     plan, initial_mirror, not_enforced = circuit_plan(config, data, steps)
     table = presentations(plan.spec.sizes, plan.events, data.x_train, data.y_train, plan.noise,
                           plan.spec.mirror_scheme)
     started = time.perf_counter()
-    devices.activate(Device("runtime", target="numpy"))
-    circuit = build(plan.spec, table)
-    circuit.set_weights(*plan.initial, plan.feedback_signs)
+    device = check_device(config, steps)
+    compiled = CompiledCircuit(plan.spec, table, device, 0, config.experiment.seed)
+    circuit = compiled.circuit
     monitors = circuit.check_monitors()
     circuit.network.add(*monitors)
-    brian2_seed(config.experiment.seed)
-    circuit.network.run(circuit.duration, namespace={})
-    final = circuit.weights()
+    run = compiled.run(plan.spec, table, plan.initial, plan.feedback_signs,
+                       config.experiment.seed, progress)
+    final = (run.W, run.b, run.B)
     engaged = table.engaged.astype(bool)
     readout = circuit.readout(monitors, len(table), plan.initial, final,
                               max_rate_hz=config.check.max_rate_hz, engaged=engaged,
                               mirror=~engaged)
     return BriefRun(circuit, plan.initial, final, readout, engaged, ~engaged, initial_mirror,
-                    not_enforced, time.perf_counter() - started)
+                    not_enforced, time.perf_counter() - started, run.device)
+
+
+def check_device(config: Config, steps: int) -> Device:
+    """Brian2 runtime (numpy) for a brief run, the config's device for the whole run."""
+    return device_from_config(config.device) if steps == 0 else Device("runtime",
+                                                                       target="numpy")
 
 
 def circuit_plan(config: Config, data: Dataset, steps: int) -> tuple[RunPlan, int, list[str]]:
@@ -234,15 +249,17 @@ def check_plausibility(config: Config, out_dir: str | Path | None = None, *,
     data = data if data is not None else load_config_data(config)
     check_fit(config, data)
     if progress:
+        what = ("its whole training run on " + device_from_config(config.device).describe()
+                if steps == 0 else f"{steps} engaged presentations on Brian2 runtime")
         print(f"check: building the {config.rule.name} circuit of {config.experiment.name} "
-              "and running it briefly on Brian2 runtime ...", flush=True)
-    run = brief_run(config, data, steps)
+              f"and running {what} ...", flush=True)
+    run = brief_run(config, data, steps, progress)
     checks = run_checks(config, data, run)
     spec = run.circuit.spec
     spikes = run.spikes
     report = {
         "name": config.experiment.name, "rule": config.rule.name, "engine": "circuit",
-        "config_engine": config.experiment.engine, "device": "runtime (numpy)",
+        "config_engine": config.experiment.engine, "device": run.device,
         "config_device": config.device.name, "neuron": spec.neuron, "sizes": list(spec.sizes),
         "seed": config.experiment.seed,
         "brief_run": {"engaged": int(np.sum(run.engaged)), "mirror": int(np.sum(run.mirror)),

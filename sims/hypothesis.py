@@ -26,6 +26,14 @@ A hypothesis file (``mirrorlab hypothesis HYPOTHESIS.toml``)::
     bound = 20.0                     # in the outcome's units
     statement = "..."                # optional wording for the report
 
+    [[more_claims]]                  # optional: further claims on the same runs, each
+    measure = "test_accuracy"        # an outcome's keys and a claim's keys in one table
+    relation = ">"
+    bound = 90.0
+
+A hypothesis holds for a variant when every claim is supported; each further claim is
+tested, reported and drawn like the first (``hypothesis_2.png``, ...).
+
 Outcomes, one value per run, from ``metrics.json``:
 
 - ``weight_angle``: the final angle between ``B_l`` and ``W_l^T`` (degrees);
@@ -43,6 +51,7 @@ overrides; every config is built (and so validated) when the file is read.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -59,7 +68,7 @@ from .sweep import (FAILED, Outcome, Task, apply_overrides, base_config, check_k
                     flatten_overrides, group_tasks, run_tasks, seed_list, spec_source)
 
 HYPOTHESIS_KEYS = ("title", "question", "config", "seeds", "alpha", "baseline", "variants",
-                   "outcome", "claim")
+                   "outcome", "claim", "more_claims")
 OUTCOME_KEYS = ("measure", "layer", "angle")
 CLAIM_KEYS = ("against", "relation", "bound", "statement")
 MEASURES = ("weight_angle", "test_accuracy", "time_to_angle")
@@ -130,6 +139,15 @@ class HypothesisSpec:
     measure: Measure
     claim: S.Claim
     statement: str
+    more_claims: tuple = ()
+
+    @property
+    def claims(self) -> list["HypothesisSpec"]:
+        """This spec once per claim (the first, then :attr:`more_claims`), each with one
+        measure and one claim."""
+        return [self] + [dataclasses.replace(self, measure=m, claim=c, statement=t,
+                                             more_claims=())
+                         for m, c, t in self.more_claims]
 
     @property
     def configs(self) -> dict[str, Config]:
@@ -227,14 +245,31 @@ def load_hypothesis(source: str | Path | dict, **overrides: Any) -> HypothesisSp
     configs = {BASELINE: baseline, **variant_configs}
     measure = _measure(tree["outcome"], f"{at}outcome", configs)
     claim, statement = _claim(tree["claim"], f"{at}claim")
-    if claim.against == "threshold" and measure.name == "test_accuracy" and not 0 <= claim.bound <= 100:
-        raise ConfigError(f"{at}claim.bound: test accuracy is in percent, 0..100 "
-                          f"(got {claim.bound})")
+    _check_bound(measure, claim, f"{at}claim")
+    more = tree.get("more_claims", [])
+    if not isinstance(more, list) or not all(isinstance(t, dict) for t in more):
+        raise ConfigError(f"{at}more_claims: must be [[more_claims]] tables (got {more!r})")
+    more_claims = []
+    for k, table in enumerate(more, 2):
+        where = f"{at}more_claims[{k - 1}]"
+        check_keys(table, OUTCOME_KEYS + CLAIM_KEYS, f"{where}.")
+        extra_measure = _measure({key: table[key] for key in OUTCOME_KEYS if key in table},
+                                 where, configs)
+        extra_claim, extra_statement = _claim({key: table[key] for key in CLAIM_KEYS
+                                               if key in table}, where)
+        _check_bound(extra_measure, extra_claim, where)
+        more_claims.append((extra_measure, extra_claim, extra_statement))
     return HypothesisSpec(path, _string(tree, "title", at, path.stem.strip("<>")),
                           _string(tree, "question", at, ""), config_path, baseline,
                           baseline_overrides, variants, variant_configs,
                           seed_list(tree.get("seeds", 5), f"{at}seeds"), alpha, measure, claim,
-                          statement)
+                          statement, tuple(more_claims))
+
+
+def _check_bound(measure: Measure, claim: S.Claim, where: str) -> None:
+    if claim.against == "threshold" and measure.name == "test_accuracy" and not 0 <= claim.bound <= 100:
+        raise ConfigError(f"{where}.bound: test accuracy is in percent, 0..100 "
+                          f"(got {claim.bound})")
 
 
 # --- from finished runs to a report ---------------------------------------------------------
@@ -257,7 +292,16 @@ def collect(spec: HypothesisSpec, outcomes: list[Outcome]) -> dict[str, dict]:
 
 
 def analyse(spec: HypothesisSpec, outcomes: list[Outcome]) -> dict:
-    """The report as a dict (what ``hypothesis.json`` holds)."""
+    """The report as a dict (what ``hypothesis.json`` holds): the first claim's, with
+    ``more_claims`` holding the report of each further claim on the same runs."""
+    first, *more = [_analyse_claim(one, outcomes) for one in spec.claims]
+    if more:
+        first["more_claims"] = more
+    return first
+
+
+def _analyse_claim(spec: HypothesisSpec, outcomes: list[Outcome]) -> dict:
+    """The report of ``spec``'s (first) claim."""
     n_layers = len(spec.baseline.network.sizes) - 1
     quantity = spec.measure.label(n_layers)
     groups = collect(spec, outcomes)
@@ -311,11 +355,31 @@ def _overrides_text(overrides: dict) -> str:
 
 
 def markdown(report: dict, figure: str | None = "hypothesis.png") -> str:
-    """``hypothesis.md``: the claim, one table row per group, the reasons, the figure."""
-    claim, outcome = report["claim"], report["outcome"]
+    """``hypothesis.md``: each claim, one table row per group, the reasons, the figures."""
     lines = [f"# {report['title']}", ""]
     if report["question"]:
         lines += [report["question"].strip(), ""]
+    more = report.get("more_claims", [])
+    for k, one in enumerate([report] + more, 1):
+        if more:
+            lines += [f"## Claim {k}", ""]
+        lines += _claim_lines(one, (figure if k == 1 else _figure_name(k)) if figure else None)
+    missing = [(n, m) for n, g in report["groups"].items() for m in g["missing"]]
+    if missing:
+        lines += ["Runs left out (failed or unfinished; rerun the command to retry them):", ""]
+        lines += [f"- {n} seed {m['seed']}: {m['error'] or 'unfinished'} ({m['run_dir']})"
+                  for n, m in missing]
+        lines.append("")
+    lines += [f"Base config `{report['config']}`; every run's folder is "
+              "`runs/<group>/seed<N>/`. Reproduce (finished runs are reused): "
+              f"`mirrorlab hypothesis {report['file']} --out {report.get('out', 'DIR')}`.", ""]
+    return "\n".join(lines)
+
+
+def _claim_lines(report: dict, figure: str | None) -> list[str]:
+    """One claim's part of ``hypothesis.md``: statement, table, reasons, figure."""
+    claim, outcome = report["claim"], report["outcome"]
+    lines = []
     if claim["statement"]:
         lines += [f"**Claim.** {claim['statement']}", ""]
     test = next(iter(report["results"].values()))["test"] if report["results"] else ""
@@ -345,18 +409,9 @@ def markdown(report: dict, figure: str | None = "hypothesis.png") -> str:
     if censored:
         lines += ["Runs that never reached the angle (counted as their last epoch): "
                   + ", ".join(f"{n}: {c}" for n, c in censored.items()) + ".", ""]
-    missing = [(n, m) for n, g in report["groups"].items() for m in g["missing"]]
-    if missing:
-        lines += ["Runs left out (failed or unfinished; rerun the command to retry them):", ""]
-        lines += [f"- {n} seed {m['seed']}: {m['error'] or 'unfinished'} ({m['run_dir']})"
-                  for n, m in missing]
-        lines.append("")
     if figure:
         lines += [f"![{outcome['label']} per group]({figure})", ""]
-    lines += [f"Base config `{report['config']}`; every run's folder is "
-              "`runs/<group>/seed<N>/`. Reproduce (finished runs are reused): "
-              f"`mirrorlab hypothesis {report['file']} --out {report.get('out', 'DIR')}`.", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def boundary(report: dict) -> tuple[float, str]:
@@ -369,20 +424,31 @@ def boundary(report: dict) -> tuple[float, str]:
     return base + claim["bound"], f"claim: {claim['relation']} baseline mean{margin}"
 
 
+def _figure_name(k: int) -> str:
+    return "hypothesis.png" if k == 1 else f"hypothesis_{k}.png"
+
+
 def write_report(report: dict, out_dir: str | Path) -> list[Path]:
-    """``hypothesis.json``, ``hypothesis.md`` and ``hypothesis.png`` in ``out_dir``."""
+    """``hypothesis.json``, ``hypothesis.md`` and ``hypothesis.png`` (``hypothesis_K.png``
+    for each further claim K) in ``out_dir``."""
     out_dir = Path(out_dir)
-    groups = report["groups"]
-    line, line_label = boundary(report)
-    figure = figures.plot_outcomes(
-        {n: g["values"] for n, g in groups.items()}, out_dir / "hypothesis.png",
-        ylabel=report["outcome"]["label"], intervals={n: g["ci"] for n, g in groups.items()},
-        boundary=line if math.isfinite(line) else None, boundary_label=line_label,
-        verdicts={n: r["verdict"] for n, r in report["results"].items()},
-        title=report["title"])
+    figures_written = []
+    for k, one in enumerate([report] + report.get("more_claims", []), 1):
+        figures_written += _draw(one, out_dir / _figure_name(k), report["title"])
     results.write_json(out_dir / "hypothesis.json", report)
     results.write_text(out_dir / "hypothesis.md", markdown(report))
-    return [out_dir / "hypothesis.json", out_dir / "hypothesis.md", *figure]
+    return [out_dir / "hypothesis.json", out_dir / "hypothesis.md", *figures_written]
+
+
+def _draw(report: dict, path: Path, title: str) -> list[Path]:
+    """The outcome per group of one claim's report, with the claim's boundary."""
+    groups = report["groups"]
+    line, line_label = boundary(report)
+    return figures.plot_outcomes(
+        {n: g["values"] for n, g in groups.items()}, path,
+        ylabel=report["outcome"]["label"], intervals={n: g["ci"] for n, g in groups.items()},
+        boundary=line if math.isfinite(line) else None, boundary_label=line_label,
+        verdicts={n: r["verdict"] for n, r in report["results"].items()}, title=title)
 
 
 def run_hypothesis(spec: HypothesisSpec, out_dir: str | Path, client, *, progress: bool = True,
