@@ -20,6 +20,7 @@ exits 0 whatever its checks find, or with --strict 1 if any check fails.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -111,6 +112,16 @@ def cmd_plot(args) -> int:
         raise results.FolderError(f"{run_dir / 'metrics.json'}: holds no history to plot")
     for path in draw_figures(run_dir, fmt=args.format):
         print(path)
+    if args.check:
+        from ..analysis.figures.plausible import plot_plausible_circuit
+        report_path = Path(args.check) / "plausibility.json"
+        try:
+            report = json.loads(report_path.read_text())
+        except (OSError, ValueError) as err:
+            raise results.FolderError(f"{report_path}: not a mirrorlab check report ({err})") \
+                from None
+        for path in plot_plausible_circuit(report, metrics, run_dir / "figures", args.format):
+            print(path)
     return 0
 
 
@@ -249,6 +260,9 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="redraw the figures of a results folder")
     plot.add_argument("results_dir")
     plot.add_argument("--format", default="png", choices=["png", "pdf", "svg"])
+    plot.add_argument("--check", metavar="CHECK_DIR",
+                      help="also draw figures/plausibility.FORMAT: the rates of every "
+                           "population from this `mirrorlab check` report beside the run")
     plot.set_defaults(handler=cmd_plot)
 
     def with_cluster(p, default_out):

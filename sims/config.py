@@ -292,15 +292,23 @@ class CircuitConfig(Section):
 class CheckConfig(Section):
     """Bounds of ``mirrorlab check`` (the plausibility checks, ``analysis/plausibility.py``).
 
+    Each default is a value a physiologist would accept; ``docs/plausibility.md`` gives the
+    source of each.
+
     ``steps``: engaged presentations of the brief run (0 = the config's whole run).
     ``max_rate_hz``: the firing rate of a rate unit whose activity r is 1 (Hz per unit
-    of r). ``rate_bounds_hz``: [low, high] physiological firing rates, low >= 0.
-    ``weight_bound``: largest |w| allowed for any W, b or B entry (dimensionless).
-    ``dale_tolerance``: largest fraction of presynaptic neurons of a synapse group whose
-    outgoing weights may mix signs. ``tau_range_ms``: [low, high] neuron time constant
-    (rate neurons). ``settle_tolerance``: largest |r - r_inf| when a presentation ends.
+    of r; firing-rate and spiking circuits fire in Hz and do not use it).
+    ``rate_bounds_hz``: [low, high] physiological firing rates, low >= 0 (200 Hz: above
+    what cortical neurons sustain, below the refractory limit). ``weight_bound``: largest
+    |w| of any W, b or B entry (dimensionless: one presynaptic unit of value moves the
+    target's net input by w units). ``dale_tolerance``: largest fraction of presynaptic
+    neurons of a synapse group whose outgoing weights may mix signs (0: Dale's
+    principle). ``tau_range_ms``: [low, high] neuron (and synaptic, trace) time constants
+    (10 ms: the low end of cortical membrane time constants). ``settle_tolerance``:
+    largest |r - r_inf| when a presentation ends (a numerical criterion: 1 % of a unit).
     ``max_relative_update``: largest change of a weight matrix in one presentation,
-    relative to its norm. ``angle_threshold_deg``: alignment is reached when every
+    relative to its norm (10 %; pairing experiments change a synapse by well under 1 %
+    per pairing). ``angle_threshold_deg``: alignment is reached when every
     angle(B_l, W_l^T) is below it. ``min_accuracy``: test accuracy to pass (0 = above
     chance: the most frequent test class's share plus two of its standard errors).
     """
@@ -311,7 +319,7 @@ class CheckConfig(Section):
     rate_bounds_hz: list[float] = parameter(lambda: [0.0, 200.0], LOW_HIGH)
     weight_bound: float = parameter(10.0, positive)
     dale_tolerance: float = parameter(0.0, unit_interval)
-    tau_range_ms: list[float] = parameter(lambda: [1.0, 100.0], LOW_HIGH)
+    tau_range_ms: list[float] = parameter(lambda: [10.0, 100.0], LOW_HIGH)
     settle_tolerance: float = parameter(0.01, positive)
     max_relative_update: float = parameter(0.1, positive)
     angle_threshold_deg: float = parameter(20.0, satisfies(lambda v: 0 < v <= 180,

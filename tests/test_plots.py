@@ -199,3 +199,29 @@ def test_plot_outcomes_draws_every_group_with_boundary(tmp_path):
     assert path.suffix == ".png" and path.read_bytes().startswith(PNG_MAGIC)
     (svg,) = P.plot_outcomes({"only": [1.0]}, tmp_path / "one.svg", ylabel="x")
     assert svg.read_bytes().startswith(b"<?xml")
+
+
+# ------------------------------------------------------------------ plausible circuit
+
+
+def fake_check_report(populations=("forward_0", "noise_0", "feedback_inh_1")):
+    rates = {name: {"engaged": {"min_hz": 30.0 + k, "mean_hz": 40.0, "max_hz": 55.0 + k},
+                    "mirror": {"min_hz": 5.0, "mean_hz": 40.0, "max_hz": 75.0}}
+             for k, name in enumerate(populations)}
+    checks = [{"name": "rates_in_bounds", "status": "pass",
+               "evidence": {"summary": "", "bounds_hz": [0.0, 200.0], "populations": rates}}]
+    return {"name": "plausible", "seed": 0, "counts": {"pass": 9, "fail": 0, "n/a": 0},
+            "checks": checks}
+
+
+def test_plausible_circuit_figure_draws_every_population_beside_the_run(tmp_path):
+    from mirrorlab.analysis.figures.plausible import (plausible_circuit_figure,
+                                                      plot_plausible_circuit)
+    report = fake_check_report()
+    fig = plausible_circuit_figure(report, fake_metrics(sizes=[4, 3, 2]))
+    rates_axis = fig.axes[0]
+    assert [t.get_text() for t in rates_axis.get_yticklabels()] == list(
+        report["checks"][0]["evidence"]["populations"])
+    assert "9 checks pass" in fig._suptitle.get_text()
+    assert_written(plot_plausible_circuit(report, fake_metrics(), tmp_path))
+    assert (tmp_path / "plausibility.png").exists()
