@@ -313,7 +313,8 @@ def markdown(report: dict) -> str:
              f"Circuit {'-'.join(map(str, report['sizes']))}, {report['neuron']} neurons, "
              f"seed {report['seed']}, on Brian2 {report['device']} (the config's engine: "
              f"{report['config_engine']}, device: {report['config_device']}).", "",
-             f"Brief run: {run['engaged']} engaged and {run['mirror']} mirror presentations "
+             f"{'Whole' if run['engaged'] == run['config_engaged'] else 'Brief'} run: "
+             f"{run['engaged']} engaged and {run['mirror']} mirror presentations "
              f"of {run['presentation_ms']:g} ms ({run['initial_mirror_events']} initial mirror "
              f"events of the config's {run['config_initial_mirror_events']}; the config trains "
              f"on {run['config_engaged']} engaged presentations): {run['run_time_s']:.1f} s to run, "
