@@ -68,7 +68,7 @@ DALE_MECHANISMS = {
     "enforced": "each feedback neuron keeps its sign (constraints.feedback_dale)",
     "initial weights only": "constraints.feedback_dale set the initial B only (not wired "
                             "in circuits)",
-    "circuit.dale": "excitatory groups and inhibitory relays, clipped at 0",
+    "circuit.dale": "by construction: excitatory groups and inhibitory relays, each clipped at 0",
     "relay pairs": "by construction: every weight is an excitatory synapse and an inhibitory "
                    "one through a relay interneuron, each kept >= 0 (circuit.neuron = "
                    "'firing_rate')",

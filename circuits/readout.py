@@ -59,7 +59,8 @@ class Readout:
         route's weights negated).
     dale_mechanism : str
         How the circuit keeps Dale's principle: "off", "enforced" (feedback neurons keep
-        a sign) or "circuit.dale" (inhibitory relays).
+        a sign), "circuit.dale" (inhibitory relays of spiking circuits) or "relay pairs"
+        (firing-rate circuits: an excitatory and an inhibitory synapse per weight).
     activity, spikes, weight_history
         The raw recordings: sampled activity ``{population: {variable: (P, n)}}`` (rate
         circuits), pooled spikes and signed weight snapshots ``(P + 1, n_post, n_pre)``
