@@ -21,12 +21,15 @@ Names accepted by :func:`load_dataset`:
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..models.params import ParameterError
 
 __all__ = ["DATASET_NAMES", "Dataset", "DataError", "load_dataset", "read_idx"]
 
@@ -237,6 +240,13 @@ def _load_digits(test_fraction: float) -> Dataset:
     from sklearn.model_selection import train_test_split
 
     x, labels = load_digits(return_X_y=True)
+    n, classes = len(labels), 10
+    n_test = math.ceil(test_fraction * n)
+    if not classes <= n_test <= n - classes:
+        raise ParameterError(f"data.test_fraction: {test_fraction:g} leaves {n_test} of the {n} "
+                          f"digits for testing and {n - n_test} for training; a stratified "
+                          f"split needs at least one per class ({classes}) on each side: use "
+                          f"{classes / n:.4f} to {1 - classes / n:.4f}")
     x_train, x_test, l_train, l_test = train_test_split(
         x / 16.0, labels, test_size=test_fraction, random_state=DIGITS_SPLIT_STATE, stratify=labels
     )

@@ -54,6 +54,9 @@ def cases(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("missing config", ["run", str(tmp / "none.toml"), "--out", out], "does not exist"),
         ("n_train larger than the data", ["run", DIGITS, "--set", "data.n_train=100000",
                                           "--out", out], "data.n_train"),
+        ("test split smaller than the classes", ["run", DIGITS, "--set",
+                                                 "data.test_fraction=0.001", "--out", out],
+         "data.test_fraction: 0.001 leaves 2"),
         ("too large for memory", ["run", DIGITS, "--set",
                                   "network.sizes=[64, 300000, 300000, 10]", "--out", out],
          "GiB of memory"),
@@ -129,7 +132,7 @@ def test_bad_input_exits_2_naming_it_before_any_work(index, bad_cases, capsys):
 
 
 def test_every_case_is_listed(bad_cases):
-    assert len(bad_cases) == 31
+    assert len(bad_cases) == 32
 
 
 def test_an_unreachable_scheduler_is_named_after_a_short_timeout(monkeypatch, tmp_path, capsys):
