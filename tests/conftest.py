@@ -2,6 +2,18 @@
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def numpy_code_generation():
+    """Brian2 objects built directly in a test run on the numpy target: Brian2's default
+    ("auto") compiles a Cython extension per code object, minutes of compiling on a fresh
+    machine for simulations of a few hundred steps. (Runs through ``sims.devices`` choose
+    their own target.)"""
+    from brian2 import prefs
+
+    prefs.codegen.target = "numpy"
+    yield
+
+
 @pytest.fixture
 def fresh_brian2():
     """Leave Brian2 on the runtime device with default preferences after the test (as
