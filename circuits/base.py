@@ -290,6 +290,13 @@ def load_presentation(spec: CircuitSpec, group, *blocks: str) -> None:
                         order=PRESENTATION_ORDER, name=f"{group.name}_present")
 
 
+def learn_each_presentation(spec: CircuitSpec, group, update: str, order: int) -> None:
+    """Apply ``update`` at every presentation boundary (slot ``start``, ``order``), from the
+    values the circuit settled to in the presentation that has just ended."""
+    group.run_regularly(update, dt=spec.presentation_time, when="start", order=order,
+                        name=f"{group.name}_learn")
+
+
 def mirror_noise_terms(spec: CircuitSpec, schedule: dict, l: int) -> tuple[str, str, dict]:
     """(equations, load code, namespace) of the mirror noise of forward_l: replayed from
     the schedule's arrays or drawn in Brian2; nothing for a rule without a mirror phase."""

@@ -31,11 +31,11 @@ from ..models.neurons import FIRING_RATE_KINDS
 from . import equations as E
 from . import firing_rate_equations as F
 from .base import (BIAS_PLASTICITY_ORDER, SYNAPTIC_PLASTICITY_ORDER, check_plan,
-                   dense_synapses, dense_values, load_presentation, mirror_noise_terms,
-                   noise_scale, one_to_one, register_circuit)
+                   dense_synapses, dense_values, learn_each_presentation, load_presentation,
+                   mirror_noise_terms, noise_scale, one_to_one, register_circuit)
 from .monitors import BEFORE_PLASTICITY
 from .phases import Presentations
-from .rate import RateCircuit
+from .rate import RateCircuit, partner_links
 from .readout import firing_rate_readout
 from .spec import CircuitSpec
 
@@ -191,8 +191,8 @@ def _population(spec: CircuitSpec, name: str, n: int, model: str, value: str, cl
     """A leaky population whose ``value`` follows ``{value}_inf`` and fires ``rho``."""
     equations = E.with_output("rate", value, model, **substitutions) + Equations(F.FIRING,
                                                                                  v=value)
-    return NeuronGroup(n, equations, method="exponential_euler", clock=clock, name=name, order=order,
-                       namespace=namespace or {})
+    return NeuronGroup(n, equations, method="exponential_euler", clock=clock, name=name,
+                       order=order, namespace=namespace or {})
 
 
 def _forward_populations(spec: CircuitSpec, schedule: dict, clock: Clock) -> list[NeuronGroup]:
@@ -219,8 +219,7 @@ def _forward_populations(spec: CircuitSpec, schedule: dict, clock: Clock) -> lis
             load_presentation(spec, group, E.LOAD_MIRROR_GATES,
                               E.LOAD_SAMPLE if l == 0 else "")
         if l > 0:
-            group.run_regularly(E.BIAS_LEARNING, dt=spec.presentation_time, when="start",
-                                order=BIAS_PLASTICITY_ORDER, name=f"forward_{l}_learn")
+            learn_each_presentation(spec, group, E.BIAS_LEARNING, BIAS_PLASTICITY_ORDER)
         populations.append(group)
     return populations
 
@@ -256,8 +255,8 @@ def _noise_population(spec: CircuitSpec, l: int, schedule: dict, clock: Clock) -
 def _plastic(spec: CircuitSpec, source, target, model: str, update: str, sign: int, name: str,
              namespace: dict, clock: Clock) -> Synapses:
     S = dense_synapses(source, target, E.code(model, F.PLASTIC), name, namespace, clock)
-    S.run_regularly(F.excitatory_inhibitory(update, sign, name), dt=spec.presentation_time,
-                    when="start", order=SYNAPTIC_PLASTICITY_ORDER, name=f"{name}_learn")
+    learn_each_presentation(spec, S, F.excitatory_inhibitory(update, sign, name),
+                            SYNAPTIC_PLASTICITY_ORDER)
     return S
 
 
@@ -288,16 +287,9 @@ def _feedback_synapses(spec: CircuitSpec, l: int, source, target, sign: int, sch
 
 def _links(spec: CircuitSpec, forward, feedback, target, forward_relays, feedback_relays,
            noise, clock) -> list[Synapses]:
-    """One-to-one links: partners (forward_l <-> feedback_l), the label, relays, noise."""
-    L = spec.n_layers
-    links = []
-    for l in range(L + 1):
-        carried = ((F.NET_INPUT_LINK,) if l > 0 else ()) + ((F.RATE_LINK,) if l < L else ())
-        links.append(one_to_one(forward[l], feedback[l], E.code(*carried),
-                                f"forward_to_feedback_{l}", clock))
-    links += [one_to_one(feedback[l], forward[l], F.ERROR_LINK, f"feedback_to_forward_{l}",
-                         clock) for l in range(1, L + 1)]
-    links.append(one_to_one(target, feedback[L], F.LABEL_LINK, "target_to_feedback", clock))
+    """One-to-one links: partners (forward_l <-> feedback_l) and the label as in the rate
+    circuit but read from rates, then relays and noise."""
+    links = partner_links(spec, forward, feedback, target, clock, F)
     links += [one_to_one(forward[l], relay, F.RELAY_LINK, f"forward_to_relay_{l}", clock)
               for l, relay in enumerate(forward_relays)]
     links += [one_to_one(feedback[l], relay, E.code(F.RELAY_LINK, F.DRIVE_LINK),

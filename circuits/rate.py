@@ -46,8 +46,8 @@ from brian2 import Clock, Equations, Network, NeuronGroup, Quantity, Synapses, T
 from ..models.neurons import RATE_KINDS
 from . import equations as E
 from .base import (BIAS_PLASTICITY_ORDER, SYNAPTIC_PLASTICITY_ORDER, Circuit, check_plan,
-                   dense_synapses, dense_values, load_presentation, mirror_noise_terms,
-                   noise_scale, one_to_one, register_circuit)
+                   dense_synapses, dense_values, learn_each_presentation, load_presentation,
+                   mirror_noise_terms, noise_scale, one_to_one, register_circuit)
 from .monitors import activity_monitors
 from .phases import Presentations, presentation_arrays
 from .readout import ACTIVITY_VARIABLES, rate_readout
@@ -79,7 +79,7 @@ class RateCircuit(Circuit):
              for l in range(1, spec.n_layers + 1)]
         B = [_feedback_synapses(spec, l, feedback, schedule, clock)
              for l in range(1, spec.n_layers + 1)]
-        links = _links(spec, forward, feedback, target, clock)
+        links = partner_links(spec, forward, feedback, target, clock)
         network = Network(*forward, *feedback, target, *W, *B, *links)
         circuit = cls(spec, plan, network, forward, feedback, target, W, B, links, schedule)
         circuit.set_parameters()
@@ -168,12 +168,6 @@ def _ended(gates: Array) -> Array:
     return np.concatenate([np.zeros_like(gates[:1]), gates])
 
 
-def _learn(spec: CircuitSpec, group, update: str, order: int) -> None:
-    """Apply ``update`` at every presentation boundary, from the settled values."""
-    group.run_regularly(update, dt=spec.presentation_time, when="start", order=order,
-                        name=f"{group.name}_learn")
-
-
 # --- populations --------------------------------------------------------------------------
 
 def pathway_order(spec: CircuitSpec, pathway: str, l: int) -> int:
@@ -223,7 +217,7 @@ def _learning_population(spec: CircuitSpec, l: int, model: Equations, schedule: 
                         name=f"forward_{l}", order=pathway_order(spec, "forward", l),
                         namespace={**namespace, "was_engaged": schedule["was_engaged"],
                                    "layer": l})
-    _learn(spec, group, E.BIAS_LEARNING, BIAS_PLASTICITY_ORDER)
+    learn_each_presentation(spec, group, E.BIAS_LEARNING, BIAS_PLASTICITY_ORDER)
     return group
 
 
@@ -257,7 +251,7 @@ def _forward_synapses(spec: CircuitSpec, l: int, forward, schedule, clock) -> Sy
     """W_l: forward_{l-1} -> forward_l, learning in engaged presentations."""
     W = dense_synapses(forward[l - 1], forward[l], E.code(E.FORWARD_SYNAPSE, E.PLASTIC),
                        f"W_{l}", {"was_engaged": schedule["was_engaged"]}, clock)
-    _learn(spec, W, E.FORWARD_LEARNING, SYNAPTIC_PLASTICITY_ORDER)
+    learn_each_presentation(spec, W, E.FORWARD_LEARNING, SYNAPTIC_PLASTICITY_ORDER)
     return W
 
 
@@ -273,20 +267,25 @@ def _feedback_synapses(spec: CircuitSpec, l: int, feedback, schedule, clock) -> 
                    plasticity.variables)
     B = dense_synapses(feedback[l], feedback[l - 1], model, f"B_{l}", namespace, clock)
     update = E.code(plasticity.update, E.DALE_PROJECTION if spec.feedback_dale else "")
-    _learn(spec, B, update, SYNAPTIC_PLASTICITY_ORDER)
+    learn_each_presentation(spec, B, update, SYNAPTIC_PLASTICITY_ORDER)
     return B
 
 
-def _links(spec: CircuitSpec, forward, feedback, target, clock) -> list[Synapses]:
-    """One-to-one links: forward_l -> feedback_l, feedback_l -> forward_l, target -> feedback_L."""
+def partner_links(spec: CircuitSpec, forward, feedback, target, clock,
+                  equations=E) -> list[Synapses]:
+    """One-to-one links: forward_l -> feedback_l, feedback_l -> forward_l, target -> feedback_L,
+    carrying ``equations``' NET_INPUT_LINK, RATE_LINK, ERROR_LINK and LABEL_LINK (this
+    module's values, or a firing-rate circuit's, which read rates)."""
     L = spec.n_layers
     links = []
     for l in range(L + 1):
-        carried = ((E.NET_INPUT_LINK,) if l > 0 else ()) + ((E.RATE_LINK,) if l < L else ())
+        carried = (((equations.NET_INPUT_LINK,) if l > 0 else ())
+                   + ((equations.RATE_LINK,) if l < L else ()))
         links.append(one_to_one(forward[l], feedback[l], E.code(*carried),
                                 f"forward_to_feedback_{l}", clock))
     for l in range(1, L + 1):
-        links.append(one_to_one(feedback[l], forward[l], E.ERROR_LINK,
+        links.append(one_to_one(feedback[l], forward[l], equations.ERROR_LINK,
                                 f"feedback_to_forward_{l}", clock))
-    links.append(one_to_one(target, feedback[L], E.LABEL_LINK, "target_to_feedback", clock))
+    links.append(one_to_one(target, feedback[L], equations.LABEL_LINK, "target_to_feedback",
+                            clock))
     return links

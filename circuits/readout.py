@@ -110,8 +110,7 @@ def rate_readout(circuit: Circuit, monitors: list, n_presentations: int, initial
                  max_rate_hz: float, engaged: Array, mirror: Array) -> Readout:
     """The readout of a rate circuit from :data:`ACTIVITY_VARIABLES` sampled at every
     boundary (sample p + 1: the end of presentation p)."""
-    activity = {name: {v: values[1:n_presentations + 1] for v, values in variables.items()}
-                for name, variables in activity_samples(monitors).items()}
+    activity = settled_activity(monitors, n_presentations)
     spec = circuit.spec
     rates = {G.name: activity[G.name]["r"] * max_rate_hz for G in circuit.forward}
     errors = {G.name: {"min": float(np.min(activity[G.name]["delta"])),
@@ -135,8 +134,7 @@ def firing_rate_readout(circuit: Circuit, monitors: list, n_presentations: int, 
                         mirror: Array) -> Readout:
     """The readout of a firing-rate circuit from every population's rate ``rho`` and values
     sampled at every boundary (``max_rate_hz`` is unused: the neurons fire in Hz)."""
-    activity = {name: {v: values[1:n_presentations + 1] for v, values in variables.items()}
-                for name, variables in activity_samples(monitors).items()}
+    activity = settled_activity(monitors, n_presentations)
     spec = circuit.spec
     rates = {G.name: activity[G.name]["rho"] for G in circuit.populations}
     T_ms, tau_ms = float(spec.presentation_time / ms), float(spec.tau / ms)
@@ -155,6 +153,13 @@ def firing_rate_readout(circuit: Circuit, monitors: list, n_presentations: int, 
                    numbers, settling_residual(activity), updates, update_numbers,
                    decay_time_constants(circuit), dale_effects(circuit),
                    "relay pairs", activity=activity)
+
+
+def settled_activity(monitors: list, n_presentations: int) -> dict:
+    """``{population: {variable: (P, n)}}`` at the end of each of the ``n_presentations``
+    presentations (sample p + 1 of the monitors: sample 0 precedes every presentation)."""
+    return {name: {v: values[1:n_presentations + 1] for v, values in variables.items()}
+            for name, variables in activity_samples(monitors).items()}
 
 
 def settling_residual(activity: dict) -> float:
