@@ -17,8 +17,9 @@ from mirrorlab.sims.runs.compiled import run_circuit
 from mirrorlab.sims.devices import Device
 from mirrorlab.sims.config import Config
 from mirrorlab.sims.data import load_dataset
-from mirrorlab.sims.matrix_engine import MatrixEngine, Network
 from mirrorlab.models.schedule import ENGAGED, MIRROR, Event
+
+from circuit_reference import matrix_run, relative_errors
 
 TOLERANCE = 1e-6  # relative error of every W, b and B after the run
 
@@ -61,26 +62,6 @@ def config(rule: str, **overrides) -> Config:
                 "training.lr": 0.05, "rule.name": rule, "rule.wm.lr": 0.05, "rule.wm.decay": 0.1,
                 "rule.kp.decay": 0.01, **RULE_NETWORKS[rule], **overrides}
     return Config().replace(**settings)
-
-
-def matrix_run(plan, data) -> tuple[list, list, list]:
-    """(W, b, feedback matrices) of the matrix engine driven through ``plan``."""
-    spec = plan.spec
-    W, b, B = plan.initial
-    net = Network([w.copy() for w in W], [v.copy() for v in b], [m.copy() for m in B],
-                  [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b],
-                  plan.feedback_signs)
-    engine = MatrixEngine(net, spec.rule, spec.transfer, spec.output_transfer, spec.loss,
-                          lr=spec.lr, mirror_scheme=spec.mirror_scheme)
-    engine.replay(plan.events, data.x_train, data.y_train, plan.noise)
-    return net.W, net.b, engine.feedback_matrices()
-
-
-def relative_errors(circuit_run, expected) -> dict[str, float]:
-    got = (circuit_run.W, circuit_run.b, circuit_run.B)
-    return {f"{name}{l + 1}": float(np.linalg.norm(g - e) / np.linalg.norm(e))
-            for name, got_list, expected_list in zip("WbB", got, expected)
-            for l, (g, e) in enumerate(zip(got_list, expected_list))}
 
 
 def assert_equivalent(circuit_run, expected, plan):

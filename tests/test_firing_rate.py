@@ -17,9 +17,10 @@ from mirrorlab.models.schedule import MIRROR
 from mirrorlab.sims.check import check_plausibility
 from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.data import load_dataset
-from mirrorlab.sims.matrix_engine import MatrixEngine, Network
 from mirrorlab.sims.runs.circuit import plan_from_config, spec_from_config
 from mirrorlab.sims.runs.compiled import run_circuit
+
+from circuit_reference import matrix_run, relative_errors
 
 pytestmark = pytest.mark.usefixtures("fresh_brian2")
 
@@ -45,24 +46,6 @@ def config(**overrides) -> Config:
                 "circuit.neuron": "firing_rate", "circuit.tau_ms": 10.0, "circuit.dt_ms": 2.0,
                 "circuit.baseline_hz": 100.0, "circuit.gain_hz": 20.0, **overrides}
     return Config().replace(**settings)
-
-
-def matrix_run(plan, data):
-    spec = plan.spec
-    W, b, B = plan.initial
-    net = Network([w.copy() for w in W], [v.copy() for v in b], [m.copy() for m in B],
-                  [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b], None)
-    engine = MatrixEngine(net, spec.rule, spec.transfer, spec.output_transfer, spec.loss,
-                          lr=spec.lr, mirror_scheme=spec.mirror_scheme)
-    engine.replay(plan.events, data.x_train, data.y_train, plan.noise)
-    return net.W, net.b, engine.feedback_matrices()
-
-
-def relative_errors(run, expected) -> dict[str, float]:
-    got = (run.W, run.b, run.B)
-    return {f"{name}{l + 1}": float(np.linalg.norm(g - e) / np.linalg.norm(e))
-            for name, got_list, expected_list in zip("WbB", got, expected)
-            for l, (g, e) in enumerate(zip(got_list, expected_list))}
 
 
 @pytest.mark.parametrize("rule", ["wm", "kp", "fa"])
