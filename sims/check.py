@@ -249,10 +249,9 @@ def check_plausibility(config: Config, out_dir: str | Path | None = None, *,
     data = data if data is not None else load_config_data(config)
     check_fit(config, data)
     if progress:
-        what = ("its whole training run on " + device_from_config(config.device).describe()
-                if steps == 0 else f"{steps} engaged presentations on Brian2 runtime")
+        what = "its whole training run" if steps == 0 else f"{steps} engaged presentations"
         print(f"check: building the {config.rule.name} circuit of {config.experiment.name} "
-              f"and running {what} ...", flush=True)
+              f"and running {what} on {check_device(config, steps).describe()} ...", flush=True)
     run = brief_run(config, data, steps, progress)
     checks = run_checks(config, data, run)
     spec = run.circuit.spec
