@@ -31,8 +31,8 @@ A hypothesis file (``mirrorlab hypothesis HYPOTHESIS.toml``)::
     relation = ">"
     bound = 90.0
 
-A hypothesis holds for a variant when every claim is supported; each further claim is
-tested, reported and drawn like the first (``hypothesis_2.png``, ...).
+Each further claim is tested on the same runs and gets its own verdict, reported and drawn
+like the first (``hypothesis_2.png``, ...).
 
 Outcomes, one value per run, from ``metrics.json``:
 
@@ -250,8 +250,8 @@ def load_hypothesis(source: str | Path | dict, **overrides: Any) -> HypothesisSp
     if not isinstance(more, list) or not all(isinstance(t, dict) for t in more):
         raise ConfigError(f"{at}more_claims: must be [[more_claims]] tables (got {more!r})")
     more_claims = []
-    for k, table in enumerate(more, 2):
-        where = f"{at}more_claims[{k - 1}]"
+    for k, table in enumerate(more, 1):
+        where = f"{at}more_claims[{k}]"
         check_keys(table, OUTCOME_KEYS + CLAIM_KEYS, f"{where}.")
         extra_measure = _measure({key: table[key] for key in OUTCOME_KEYS if key in table},
                                  where, configs)
