@@ -174,6 +174,23 @@ def output_error(loss, of: str = "a_fwd") -> str:
     return f"delta_inf = {_in_terms_of(loss.delta_expr, of)} : 1"
 
 
+def output_error_of_prediction(loss, of: str = "x_fwd") -> str:
+    """feedback_L: the output error ``dloss/da_L`` from the prediction ``of`` (a rate decoded
+    from the output population's spikes, which fires the prediction) and the label ``y``:
+    ``of - y`` for ``sigmoid_xent``, ``(of - y) phi'`` for ``mse``."""
+    if loss.name == "sigmoid_xent":
+        return f"delta_inf = {of} - y : 1"
+    if loss.name == "mse":
+        return f"delta_inf = ({of} - y) * {slope_of_rate(loss.output, of)} : 1"
+    raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
+                     "'mse' and 'sigmoid_xent'")
+
+
+def slope_of_rate(transfer: Transfer, of: str) -> str:
+    """``phi'`` as an expression of the rate ``of`` (see ``Transfer.dphi_of_rate_expr``)."""
+    return "(" + word_substitute(transfer.dphi_of_rate_expr, {"r": of}) + ")"
+
+
 def _in_terms_of(expr: str, of: str) -> str:
     """``expr``, an expression of ``a``, as an expression of the variable ``of``."""
     return "(" + word_substitute(expr, {"a": of}) + ")"

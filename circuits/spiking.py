@@ -25,6 +25,13 @@ a summed variable of its own synapses: a homeostatic offset), so its input is
 ``I = sum_j w_j (trace_j - baseline) / gain``, the rate circuit's ``sum_j w_j r_j``
 read from spikes.
 
+What a feedback neuron reads of its forward partner (``spec.spiking.partner_link``): its
+net input ``a`` through an analog one-to-one link, from which it computes ``phi'(a)`` and
+the output error (``"net_input"``, as the rate circuit), or only its spikes
+(``"spikes"``): the output population then fires its prediction ``sigmoid(a)``, the output
+error is the decoded prediction minus the decoded label, and ``phi'`` is computed from the
+decoded rate (``r (1 - r)`` for a sigmoid), so that spikes alone pass between populations.
+
 Plasticity runs at every time step, gated by the presentation (broadcast
 TimedArrays ``engaged_now(t)`` and ``mirror_now(t, layer)``, 0 in the first
 1/:data:`~.spiking_spec.PRESENTATION_PARTS` of every presentation while the traces
@@ -282,6 +289,9 @@ def _forward(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
             load.append(E.LOAD_SAMPLE)
         else:
             terms = E.transfer_terms(spec.transfer, "a")
+    elif spec.spiking.partner_link == "spikes":   # the output fires its prediction
+        parts.append("v = loss_prediction : 1")
+        terms = {"loss_prediction": _prediction(spec.loss)}
     else:
         parts.append("v = transfer_phi : 1")
         terms = E.transfer_terms(spec.output_transfer, "a")
@@ -319,17 +329,32 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
                            name="feedback_0", namespace={})
     unit, threshold = unit_model(spec)
     parts = [SE.PARTNER_TRACES, SE.SYNAPTIC_TIME, unit, SE.OWN_TRACE, "delta = own : 1",
-             "v = delta_inf : 1", "a_fwd : 1"]
-    if l < L:
-        parts += [E.HIDDEN_ERROR, *_inputs(spec, "fb")]
+             "v = delta_inf : 1"]
+    if spec.spiking.partner_link == "spikes":   # phi' and the prediction from decoded rates
+        if l < L:
+            parts += [E.HIDDEN_ERROR, *_inputs(spec, "fb")]
+            terms = {"transfer_dphi": E.slope_of_rate(spec.transfer, "x_fwd")}
+        else:
+            parts += [E.output_error_of_prediction(spec.loss, "x_fwd"), SE.LABEL_TRACE]
+            terms = {"y": "y_hat"}
+    elif l < L:
+        parts += ["a_fwd : 1", E.HIDDEN_ERROR, *_inputs(spec, "fb")]
         terms = E.transfer_terms(spec.transfer, "a_fwd")
     else:
-        parts += [E.output_error(spec.loss), SE.LABEL_TRACE]
+        parts += ["a_fwd : 1", E.output_error(spec.loss), SE.LABEL_TRACE]
         terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
                  "y": "y_hat"}  # the label, decoded from the target's spikes
     return NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
                        threshold=threshold, reset=SE.OWN_SPIKE, method="exact",
                        clock=clock, name=f"feedback_{l}", namespace={})
+
+
+def _prediction(loss) -> str:
+    """The output unit's prediction as an expression of its net input ``a``."""
+    if loss.predict_expr is None:
+        raise ValueError(f"circuit.partner_link = 'spikes' needs a per-unit prediction; loss "
+                         f"{loss.name!r} has none (use 'sigmoid_xent' or 'mse')")
+    return "(" + loss.predict_expr + ")"
 
 
 def _start_traces(circuit: SpikingCircuit) -> None:
@@ -385,10 +410,12 @@ def _set_delays(spec, S: Synapses, mean: Quantity) -> None:
 
 
 def _links(spec, forward, feedback, target, clock) -> list[Synapses]:
-    """One-to-one links: forward_l's spikes (and net input) to feedback_l, feedback_l's
+    """One-to-one links: forward_l's spikes (and, with ``partner_link = "net_input"``, its
+    net input) to feedback_l, feedback_l's
     spikes back to forward_l (the error), the target's spikes to feedback_L."""
     L = spec.n_layers
-    links = [one_to_one(forward[l], feedback[l], SE.NET_INPUT_LINK if l > 0 else "",
+    net_input = SE.NET_INPUT_LINK if spec.spiking.partner_link == "net_input" else ""
+    links = [one_to_one(forward[l], feedback[l], net_input if l > 0 else "",
                         f"forward_to_feedback_{l}", clock, on_pre=SE.PARTNER_SPIKE)
              for l in range(L + 1)]
     links += [one_to_one(feedback[l], forward[l], "", f"feedback_to_forward_{l}", clock,

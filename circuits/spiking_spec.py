@@ -55,6 +55,12 @@ class SpikingSpec:
     dale_relay : {"rate", "copy"}
         What an inhibitory interneuron fires: new spikes at the rate it decodes from its
         partner's spikes, or its partner's spikes one step later.
+    partner_link : {"net_input", "spikes"}
+        What a feedback neuron reads of its forward partner to form its error: its net
+        input ``a`` through an analog one-to-one link, or only its spikes (the output
+        population fires its prediction; the output error and ``phi'`` are computed from
+        the rate decoded from the partner's spikes, so that they are linear, or nearly,
+        in the spike noise instead of a nonlinear function of a noisy ``a``).
     delay_forward, delay_feedback : Quantity (ms)
         Mean spike transmission delay of the W and of the B synapse groups.
     delay_spread : Quantity (ms)
@@ -73,6 +79,7 @@ class SpikingSpec:
     noise_drive: float = 1.0
     dale: bool = False
     dale_relay: str = "rate"
+    partner_link: str = "net_input"
     delay_forward: Quantity = field(default_factory=lambda: 0 * ms)
     delay_feedback: Quantity = field(default_factory=lambda: 0 * ms)
     delay_spread: Quantity = field(default_factory=lambda: 0 * ms)
@@ -87,12 +94,13 @@ class SpikingSpec:
                 **{f"{name}_ms": float(getattr(self, name) / ms)
                    for name in ("tau_syn", "tau_trace", "tau_mean", "presentation",
                                 "delay_forward", "delay_feedback", "delay_spread")},
-                "noise_drive": self.noise_drive, "dale_relay": self.dale_relay}
+                "noise_drive": self.noise_drive, "dale_relay": self.dale_relay,
+                "partner_link": self.partner_link}
 
     def structure(self) -> tuple:
         """What of these parameters is compiled into a standalone binary (the routes of
         Dale's law and the delays); the rest can change between runs of one build."""
-        return (self.dale, self.dale_relay, float(self.delay_forward), float(self.delay_feedback),
+        return (self.dale, self.dale_relay, self.partner_link, float(self.delay_forward), float(self.delay_feedback),
                 float(self.delay_spread), self.lif.synapses if self.lif else None)
 
     def presentation_steps(self, dt: Quantity) -> int:

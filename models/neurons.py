@@ -27,6 +27,12 @@ SIGNED_CARRIAGES = ("baseline",)
 #: from its spikes, or copying its spikes one step later.
 DALE_RELAYS = ("rate", "copy")
 
+#: What a spiking feedback neuron reads of its forward partner to form its error: the
+#: partner's net input through an analog one-to-one link (as the rate circuit does), or
+#: only the partner's spikes (the output population then fires its prediction, and the
+#: output error and phi' are computed from the rate decoded from those spikes).
+PARTNER_LINKS = ("net_input", "spikes")
+
 #: A spiking presentation is split into this many parts; plasticity is off in the first
 #: one, while the traces forget the previous presentation.
 PRESENTATION_PARTS = 4
@@ -45,6 +51,7 @@ SPIKING_PARAMETERS = {
     "presentation_ms": (positive,),
     "noise_drive": (non_negative,),
     "dale_relay": (one_of(*DALE_RELAYS),),
+    "partner_link": (one_of(*PARTNER_LINKS),),
     "delay_forward_ms": (non_negative,),
     "delay_feedback_ms": (non_negative,),
     "delay_spread_ms": (non_negative,),

@@ -31,6 +31,10 @@ class Transfer:
         from ``a`` (sigmoid: ``r (1 - r)``; tanh: ``1 - r^2``); None: use ``dphi``.
     constant_slope : bool
         ``phi' = 1`` everywhere (linear): multiplying by it can be skipped.
+    dphi_of_rate_expr : str
+        Brian2 expression of ``phi'`` in terms of a rate ``r`` decoded from spikes, which
+        may stray outside phi's range; the slope is kept in phi''s range of slopes
+        (sigmoid: ``r (1 - r)`` with ``r`` clipped to [0, 1]).
     """
 
     name: str
@@ -40,6 +44,7 @@ class Transfer:
     dphi_expr: str
     dphi_of_rate: Callable[[Array], Array] | None = None
     constant_slope: bool = False
+    dphi_of_rate_expr: str = "1.0"
 
     def slope(self, a: Array, r: Array) -> Array | None:
         """``phi'(a)`` given also ``r = phi(a)`` (the same numbers as ``dphi(a)``, computed the
@@ -83,11 +88,14 @@ def _tanh_slope(r: Array) -> Array:
 #: The sigmoid's derivative is written as ``s (1 - s)`` in Brian2 too: finite for any ``a``.
 TRANSFERS: dict[str, Transfer] = {
     "sigmoid": Transfer("sigmoid", _sigmoid, _dsigmoid, "1.0/(1.0 + exp(-a))",
-                        "(1.0/(1.0 + exp(-a))) * (1.0 - 1.0/(1.0 + exp(-a)))", _sigmoid_slope),
+                        "(1.0/(1.0 + exp(-a))) * (1.0 - 1.0/(1.0 + exp(-a)))", _sigmoid_slope,
+                        dphi_of_rate_expr="clip(r, 0, 1) * (1.0 - clip(r, 0, 1))"),
     "tanh": Transfer("tanh", np.tanh, lambda a: _tanh_slope(np.tanh(a)), "tanh(a)",
-                     "1.0 - tanh(a)**2", _tanh_slope),
+                     "1.0 - tanh(a)**2", _tanh_slope,
+                     dphi_of_rate_expr="1.0 - clip(r, -1, 1)**2"),
     "relu": Transfer("relu", lambda a: np.maximum(a, 0.0),
-                     lambda a: np.greater(a, 0).astype(_floating(a)), "clip(a, 0, inf)", "int(a > 0)"),
+                     lambda a: np.greater(a, 0).astype(_floating(a)), "clip(a, 0, inf)", "int(a > 0)",
+                     dphi_of_rate_expr="int(r > 0)"),
     "linear": Transfer("linear", lambda a: np.array(a, dtype=_floating(a)),
                        lambda a: np.ones_like(a, dtype=_floating(a)), "a", "1.0",
                        constant_slope=True),

@@ -245,7 +245,10 @@ class CircuitConfig(Section):
     (0 = spiking variability only); ``dale`` one sign per population's outgoing synapses
     (inhibitory interneurons carry the negative weights; ``dale_relay``: they fire at the
     rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
-    ``"copy"``); ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
+    ``"copy"``); ``partner_link``: what a feedback neuron reads of its forward partner, its
+    net input through an analog link (``"net_input"``) or only its spikes (``"spikes"``:
+    the output fires its prediction, the error and phi' come from decoded rates);
+    ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
     uniformly within +- ``delay_spread_ms``.
 
     Firing-rate neurons (``neuron = "firing_rate"``, ``circuits/firing_rate.py``): leaky rate
@@ -275,6 +278,7 @@ class CircuitConfig(Section):
     noise_drive: float = parameter(1.0, *SPIKING_PARAMETERS["noise_drive"])
     dale: bool = False
     dale_relay: str = parameter("rate", *SPIKING_PARAMETERS["dale_relay"])
+    partner_link: str = parameter("net_input", *SPIKING_PARAMETERS["partner_link"])
     delay_forward_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_forward_ms"])
     delay_feedback_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_feedback_ms"])
     delay_spread_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_spread_ms"])
