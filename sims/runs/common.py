@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...analysis import metrics as M
+from ...models.neurons import SPIKING_KINDS
 from ..config import Config, ConfigError
 from ..data import Dataset, load_dataset
 from ..matrix_engine import DivergenceError, MatrixEngine
@@ -169,6 +170,27 @@ class DivergenceWatch:
 BYTES_PER_SYNAPSE = 128
 
 
+#: Bytes per recorded spike event of a spiking circuit: unit index, time and spike count
+#: (4 + 8 + 8) in the compiled binary's arrays, then in Python. Measured on the Poisson
+#: plausible digits circuit (5.3e8 events by :func:`spike_events`): peak resident memory
+#: 11.8 GB in the binary, 10.8 GB in Python afterwards, i.e. 22 B per event.
+BYTES_PER_SPIKE_EVENT = 24
+
+
+def spike_events(config: Config, presentations: int) -> float:
+    """Expected spike events a spiking circuit records over ``presentations``: every unit
+    population (with Dale's law the relays too) at its baseline rate; a unit issues at most
+    one event (its pool's spikes) per time step."""
+    circuit, sizes = config.circuit, config.network.sizes
+    units = sum(sizes) + sum(sizes[1:]) + sizes[-1]        # forward, feedback, target
+    if circuit.dale:
+        units += sum(sizes[:-1]) + sum(sizes[1:])           # relays of W and of B
+    dt_s = circuit.dt_ms * 1e-3
+    per_step = min(1.0, circuit.neurons_per_unit * circuit.baseline_hz * dt_s)
+    steps = presentations * circuit.presentation_ms / circuit.dt_ms
+    return units * per_step * steps
+
+
 def memory_needed(config: Config, n_test: int, n_train: int) -> int:
     """A generous estimate (bytes) of what a run of ``config`` holds in memory: the matrix
     engine's weights, feedback, velocities and temporaries (8 copies of the parameters)
@@ -181,8 +203,11 @@ def memory_needed(config: Config, n_test: int, n_train: int) -> int:
     if config.experiment.engine == "circuit":
         presentations = n_train * config.training.epochs * (1 + config.schedule.mirror_batches
                                                             * len(sizes))
+        presentations += config.schedule.initial_mirror_batches * (len(sizes) - 1)
         needed += 2 * parameters * BYTES_PER_SYNAPSE + 8 * presentations * (
             sizes[0] + sizes[-1] + 4 * len(sizes))
+        if config.circuit.neuron in SPIKING_KINDS:   # every spike is recorded
+            needed += BYTES_PER_SPIKE_EVENT * spike_events(config, presentations)
     return int(needed)
 
 
@@ -198,7 +223,11 @@ def check_memory(config: Config, data: Dataset) -> None:
     """Refuse, before any work, a run that cannot fit in this machine's memory."""
     needed, have = memory_needed(config, len(data.x_test), len(data.x_train)), available_memory()
     if have and needed > have:
+        spiking = (config.experiment.engine == "circuit"
+                   and config.circuit.neuron in SPIKING_KINDS)
+        why = (" (a spiking circuit records every spike: train on fewer samples or "
+               "epochs, or split the run)" if spiking else "")
         raise ConfigError(f"network.sizes: a run of {config.network.sizes} on "
                           f"{len(data.x_train)} samples needs about {needed / 2**30:.1f} GiB "
-                          f"of memory; this machine has {have / 2**30:.1f} GiB "
+                          f"of memory{why}; this machine has {have / 2**30:.1f} GiB "
                           f"(got {config.network.sizes!r})")
