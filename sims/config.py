@@ -245,9 +245,8 @@ class CircuitConfig(Section):
     (0 = spiking variability only); ``dale`` one sign per population's outgoing synapses
     (inhibitory interneurons carry the negative weights; ``dale_relay``: they fire at the
     rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
-    ``"copy"``); ``partner_link``: what a feedback neuron reads of its forward partner, its
-    net input through an analog link (``"net_input"``) or only its spikes (``"spikes"``:
-    the output fires its prediction, the error and phi' come from decoded rates);
+    ``"copy"``); ``partner_link``: feedback neurons read their forward partner's net input
+    (``"net_input"``) or only its spikes (``"spikes"``, see circuits/spiking.py);
     ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
     uniformly within +- ``delay_spread_ms``.
 
