@@ -175,19 +175,28 @@ def output_error(loss, of: str = "a_fwd") -> str:
 
 
 def output_error_of_prediction(loss, of: str = "x_fwd") -> str:
-    """feedback_L: the output error ``dloss/da_L`` from the prediction ``of`` (a rate decoded
-    from the output population's spikes, which fires the prediction) and the label ``y``:
-    ``of - y`` for ``sigmoid_xent``, ``(of - y) phi'`` for ``mse``."""
-    if loss.name == "sigmoid_xent":
-        return f"delta_inf = {of} - y : 1"
-    if loss.name == "mse":
-        return f"delta_inf = ({of} - y) * {slope_of_rate(loss.output, of)} : 1"
-    raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
-                     "'mse' and 'sigmoid_xent'")
+    """feedback_L: the output error ``dloss/da_L`` (the loss's ``error_of_prediction_expr``)
+    from the prediction ``of`` (a rate decoded from the output population's spikes, which
+    fires the prediction) and the label ``y``."""
+    if loss.error_of_prediction_expr is None:
+        raise ValueError(f"loss {loss.name!r} has no per-unit output error; circuits support "
+                         "'mse' and 'sigmoid_xent'")
+    return f"delta_inf = {word_substitute(loss.error_of_prediction_expr, {'r': of})} : 1"
+
+
+def prediction(loss) -> str:
+    """The output unit's prediction (the loss's ``predict_expr``) in terms of its net input
+    ``a``, for an output population that fires its prediction."""
+    if loss.predict_expr is None:
+        raise ValueError(f"an output that fires its prediction needs a per-unit prediction; "
+                         f"loss {loss.name!r} has none (use 'sigmoid_xent' or 'mse')")
+    return "(" + loss.predict_expr + ")"
 
 
 def slope_of_rate(transfer: Transfer, of: str) -> str:
     """``phi'`` as an expression of the rate ``of`` (see ``Transfer.dphi_of_rate_expr``)."""
+    if transfer.dphi_of_rate_expr is None:
+        raise ValueError(f"transfer {transfer.name!r} gives no phi' of a decoded rate")
     return "(" + word_substitute(transfer.dphi_of_rate_expr, {"r": of}) + ")"
 
 

@@ -210,7 +210,7 @@ def _forward_populations(spec: CircuitSpec, schedule: dict, clock: Clock) -> lis
             namespace |= gates
         else:
             model = E.code(F.OUTPUT_RATE, F.NET_INPUT)
-            terms = {"loss_predict": "(" + spec.loss.predict_expr + ")"}
+            terms = {"loss_predict": E.prediction(spec.loss)}
         if l > 0:
             namespace["was_engaged"] = schedule["was_engaged"]
         group = _population(spec, f"forward_{l}", n, model, "r", clock, namespace,

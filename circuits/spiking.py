@@ -291,7 +291,7 @@ def _forward(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
             terms = E.transfer_terms(spec.transfer, "a")
     elif spec.spiking.partner_link == "spikes":   # the output fires its prediction
         parts.append("v = loss_prediction : 1")
-        terms = {"loss_prediction": _prediction(spec.loss)}
+        terms = {"loss_prediction": E.prediction(spec.loss)}
     else:
         parts.append("v = transfer_phi : 1")
         terms = E.transfer_terms(spec.output_transfer, "a")
@@ -349,14 +349,6 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
                        clock=clock, name=f"feedback_{l}", namespace={})
 
 
-def _prediction(loss) -> str:
-    """The output unit's prediction as an expression of its net input ``a``."""
-    if loss.predict_expr is None:
-        raise ValueError(f"circuit.partner_link = 'spikes' needs a per-unit prediction; loss "
-                         f"{loss.name!r} has none (use 'sigmoid_xent' or 'mse')")
-    return "(" + loss.predict_expr + ")"
-
-
 def _start_traces(circuit: SpikingCircuit) -> None:
     """Every trace starts at the baseline rate (the circuit starts in its resting state)."""
     baseline = circuit.spec.spiking.baseline
@@ -411,8 +403,8 @@ def _set_delays(spec, S: Synapses, mean: Quantity) -> None:
 
 def _links(spec, forward, feedback, target, clock) -> list[Synapses]:
     """One-to-one links: forward_l's spikes (and, with ``partner_link = "net_input"``, its
-    net input) to feedback_l, feedback_l's
-    spikes back to forward_l (the error), the target's spikes to feedback_L."""
+    net input) to feedback_l, feedback_l's spikes back to forward_l (the error), the
+    target's spikes to feedback_L."""
     L = spec.n_layers
     net_input = SE.NET_INPUT_LINK if spec.spiking.partner_link == "net_input" else ""
     links = [one_to_one(forward[l], feedback[l], net_input if l > 0 else "",

@@ -4,7 +4,8 @@ Every loss gives the output error ``delta_L = d loss / d a_L`` per sample, which
 is what the feedback pathway carries down, and ``predict(a_L)``, the network's
 output. ``delta_expr`` is the same output error as a Brian2 expression of one
 unit's ``a`` and label ``y`` (None where a unit's error needs the other units'), and
-``predict_expr`` the unit's output as an expression of its ``a``. Shapes: ``a`` and ``y``
+``predict_expr`` the unit's output as an expression of its ``a``; ``error_of_prediction_expr``
+the output error from a prediction ``r`` (a rate decoded from spikes) and ``y``. Shapes: ``a`` and ``y``
 are ``(batch, n_out)``; losses are means over the batch of per-sample sums.
 """
 from __future__ import annotations
@@ -54,6 +55,10 @@ class MSE:
     def predict_expr(self) -> str:
         return self.output.phi_expr
 
+    @property
+    def error_of_prediction_expr(self) -> str:
+        return f"(r - y) * ({self.output.dphi_of_rate_expr})"
+
 
 @dataclass(frozen=True)
 class SigmoidCrossEntropy:
@@ -62,6 +67,7 @@ class SigmoidCrossEntropy:
     name = "sigmoid_xent"
     delta_expr = "1.0/(1.0 + exp(-a)) - y"
     predict_expr = "1.0/(1.0 + exp(-a))"
+    error_of_prediction_expr = "r - y"
 
     def predict(self, a: Array) -> Array:
         return expit(a)
@@ -85,6 +91,7 @@ class SoftmaxCrossEntropy:
     name = "softmax_xent"
     delta_expr = None   # softmax couples the units: no per-unit expression
     predict_expr = None
+    error_of_prediction_expr = None
 
     def predict(self, a: Array) -> Array:
         return softmax(a, axis=1)

@@ -31,10 +31,10 @@ class Transfer:
         from ``a`` (sigmoid: ``r (1 - r)``; tanh: ``1 - r^2``); None: use ``dphi``.
     constant_slope : bool
         ``phi' = 1`` everywhere (linear): multiplying by it can be skipped.
-    dphi_of_rate_expr : str
+    dphi_of_rate_expr : str or None
         Brian2 expression of ``phi'`` in terms of a rate ``r`` decoded from spikes, which
         may stray outside phi's range; the slope is kept in phi''s range of slopes
-        (sigmoid: ``r (1 - r)`` with ``r`` clipped to [0, 1]).
+        (sigmoid: ``r (1 - r)`` with ``r`` clipped to [0, 1]). None: not available.
     """
 
     name: str
@@ -44,7 +44,7 @@ class Transfer:
     dphi_expr: str
     dphi_of_rate: Callable[[Array], Array] | None = None
     constant_slope: bool = False
-    dphi_of_rate_expr: str = "1.0"
+    dphi_of_rate_expr: str | None = None
 
     def slope(self, a: Array, r: Array) -> Array | None:
         """``phi'(a)`` given also ``r = phi(a)`` (the same numbers as ``dphi(a)``, computed the
@@ -98,7 +98,7 @@ TRANSFERS: dict[str, Transfer] = {
                      dphi_of_rate_expr="int(r > 0)"),
     "linear": Transfer("linear", lambda a: np.array(a, dtype=_floating(a)),
                        lambda a: np.ones_like(a, dtype=_floating(a)), "a", "1.0",
-                       constant_slope=True),
+                       constant_slope=True, dphi_of_rate_expr="1.0"),
 }
 
 
