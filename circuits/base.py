@@ -91,7 +91,8 @@ class Circuit:
         noise = rule.mirror_noise
         return (cls.__name__, spec.sizes, spec.transfer.name, spec.output_transfer.name,
                 spec.loss.name, type(rule).__name__, rule.uses_mirror_phase,
-                spec.plasticity.structure(), noise.distribution if noise else None,
+                spec.plasticity.structure(), rule.error_form().structure(),
+                noise.distribution if noise else None,
                 spec.neuron, float(spec.dt), spec.presentation_steps, spec.mirror_scheme,
                 spec.noise_source, spec.feedback_dale, len(plan), plan.noise is not None,
                 spec.spiking.structure() if spec.spiking is not None else None)
@@ -305,6 +306,14 @@ def mirror_noise_terms(spec: CircuitSpec, schedule: dict, l: int) -> tuple[str, 
     if spec.noise_source == "replay":
         return "", E.LOAD_NOISE["replay"], {"noise_values": schedule[f"noise_values_{l}"]}
     return E.NOISE_SCALE, E.LOAD_NOISE[spec.rule.mirror_noise.distribution], {}
+
+
+def error_form_values(spec: CircuitSpec, feedback: list[NeuronGroup]) -> Iterator[Setting]:
+    """(group, name, value) of the rule's hidden-error parameters on the hidden feedback
+    populations feedback_1 .. feedback_{L-1} (see :func:`equations.hidden_error`)."""
+    for group in feedback[1:spec.n_layers]:
+        for name, value in spec.rule.error_form().parameters.items():
+            yield group, name, value
 
 
 def noise_scale(spec: CircuitSpec) -> float:

@@ -25,6 +25,8 @@ above by ``phi'(a_fwd)``, so its output ``delta`` is the full error
 """
 from __future__ import annotations
 
+import re
+
 from brian2 import Equations
 from brian2.utils.stringtools import word_substitute
 
@@ -71,7 +73,8 @@ NET_INPUT = """
     eta_b : 1 (shared, constant)
     """
 
-#: feedback_l, 1 <= l < L: the error from above times phi'(a) of the forward partner.
+#: feedback_l, 1 <= l < L (spiking circuits): the error from above times phi'(a) of the
+#: forward partner. Rate circuits ask the rule (:func:`hidden_error`).
 HIDDEN_ERROR = "delta_inf = transfer_dphi * I_fb : 1"
 
 #: feedback_0: the error arriving at the input layer (it trains nothing).
@@ -191,6 +194,35 @@ def prediction(loss) -> str:
         raise ValueError(f"an output that fires its prediction needs a per-unit prediction; "
                          f"loss {loss.name!r} has none (use 'sigmoid_xent' or 'mse')")
     return "(" + loss.predict_expr + ")"
+
+
+def hidden_error(rule, transfer: Transfer, carried: str = "I_fb", of: str = "a_fwd") -> str:
+    """feedback_l, 1 <= l < L: the rule's hidden error (its :class:`ErrorForm`) with the
+    forward partner's net input ``of`` and the error ``carried`` from above, and the
+    declarations of the form's parameters."""
+    form = rule.error_form()
+    expression = expand_transfer(word_substitute(form.expression, {"a": of, "carried": carried}),
+                                 transfer)
+    return code(f"delta_inf = {expression} : 1", shared_constants(form.parameters))
+
+
+def expand_transfer(expression: str, transfer: Transfer) -> str:
+    """``expression`` with every ``phi(x)`` and ``dphi(x)`` written out as ``transfer``'s
+    own expressions of ``x`` (``x`` may hold parentheses)."""
+    calls = {"phi": transfer.phi_expr, "dphi": transfer.dphi_expr}
+    match = re.search(r"\b(d?phi)\(", expression)
+    if match is None:
+        return expression
+    start, depth = match.end(), 1
+    for end in range(start, len(expression)):
+        depth += {"(": 1, ")": -1}.get(expression[end], 0)
+        if depth == 0:
+            break
+    else:
+        raise ValueError(f"unbalanced parentheses in the hidden error {expression!r}")
+    argument = expand_transfer(expression[start:end], transfer)
+    written = _in_terms_of(calls[match.group(1)], f"({argument})")
+    return expression[:match.start()] + written + expand_transfer(expression[end + 1:], transfer)
 
 
 def slope_of_rate(transfer: Transfer, of: str) -> str:

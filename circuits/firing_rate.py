@@ -31,8 +31,9 @@ from ..models.neurons import FIRING_RATE_KINDS
 from . import equations as E
 from . import firing_rate_equations as F
 from .base import (BIAS_PLASTICITY_ORDER, SYNAPTIC_PLASTICITY_ORDER, check_plan,
-                   dense_synapses, dense_values, learn_each_presentation, load_presentation,
-                   mirror_noise_terms, noise_scale, one_to_one, register_circuit)
+                   dense_synapses, dense_values, error_form_values, learn_each_presentation,
+                   load_presentation, mirror_noise_terms, noise_scale, one_to_one,
+                   register_circuit)
 from .monitors import BEFORE_PLASTICITY
 from .phases import Presentations
 from .rate import RateCircuit, partner_links
@@ -129,6 +130,7 @@ class FiringRateCircuit(RateCircuit):
                 yield group, "noise_scale", noise_scale(spec)
         for group in self.forward[1:]:
             yield group, "eta_b", spec.lr
+        yield from error_form_values(spec, self.feedback)
         for S in self.W + self.W_inh:
             yield S, "eta", spec.lr
             yield S, "decay", spec.rule.forward_decay
@@ -230,7 +232,8 @@ def _feedback_populations(spec: CircuitSpec, clock: Clock) -> list[NeuronGroup]:
         if l == 0:
             parts, terms = (F.INPUT_ERROR, E.PARTNER_RATE), {}
         elif l < L:
-            parts = (F.HIDDEN_ERROR, E.PARTNER_NET_INPUT, E.PARTNER_RATE)
+            parts = (E.hidden_error(spec.rule, spec.transfer, carried="(I_fb_exc + I_fb_inh)"),
+                     F.ERROR_INPUTS, E.PARTNER_NET_INPUT, E.PARTNER_RATE)
             terms = E.transfer_terms(spec.transfer, "a_fwd")
         else:
             parts = (E.output_error(spec.loss), E.PARTNER_NET_INPUT, E.LABEL_INPUT)

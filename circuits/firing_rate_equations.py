@@ -79,9 +79,9 @@ NET_INPUT = """
     eta_b : 1 (shared, constant)
     """
 
-#: feedback_l, 1 <= l < L: the error from above (both routes) times phi'(a) of the partner.
-HIDDEN_ERROR = """
-    delta_inf = transfer_dphi * (I_fb_exc + I_fb_inh) : 1
+#: feedback_l, 1 <= l < L: the error from above arrives on both routes; the neuron forms
+#: its error from their sum as the rule says (``equations.hidden_error``).
+ERROR_INPUTS = """
     I_fb_exc : 1
     I_fb_inh : 1
     """

@@ -46,8 +46,9 @@ from brian2 import Clock, Equations, Network, NeuronGroup, Quantity, Synapses, T
 from ..models.neurons import RATE_KINDS
 from . import equations as E
 from .base import (BIAS_PLASTICITY_ORDER, SYNAPTIC_PLASTICITY_ORDER, Circuit, check_plan,
-                   dense_synapses, dense_values, learn_each_presentation, load_presentation,
-                   mirror_noise_terms, noise_scale, one_to_one, register_circuit)
+                   dense_synapses, dense_values, error_form_values, learn_each_presentation,
+                   load_presentation, mirror_noise_terms, noise_scale, one_to_one,
+                   register_circuit)
 from .monitors import activity_monitors
 from .phases import Presentations, presentation_arrays
 from .readout import ACTIVITY_VARIABLES, rate_readout
@@ -126,6 +127,7 @@ def _parameter_values(circuit: RateCircuit, spec: CircuitSpec):
             yield group, "noise_scale", noise_scale(spec)
     for group in circuit.forward[1:]:
         yield group, "eta_b", spec.lr
+    yield from error_form_values(spec, circuit.feedback)
     for W in circuit.W:
         yield W, "eta", spec.lr
         yield W, "decay", spec.rule.forward_decay
@@ -231,7 +233,8 @@ def _feedback_populations(spec: CircuitSpec, clock: Clock) -> list[NeuronGroup]:
         if l == 0:
             parts, terms = (E.INPUT_ERROR, E.PARTNER_RATE, E.ERROR_INPUT), {}
         elif l < L:
-            parts = (E.HIDDEN_ERROR, E.PARTNER_NET_INPUT, E.PARTNER_RATE, E.ERROR_INPUT)
+            parts = (E.hidden_error(spec.rule, spec.transfer), E.PARTNER_NET_INPUT,
+                     E.PARTNER_RATE, E.ERROR_INPUT)
             terms = E.transfer_terms(spec.transfer, "a_fwd")
         else:
             parts = (E.output_error(spec.loss), E.PARTNER_NET_INPUT, E.LABEL_INPUT)

@@ -9,7 +9,7 @@ from brian2 import Hz, Quantity, ms
 from ..models.losses import MSE, SigmoidCrossEntropy
 from ..models.neurons import FIRING_RATE_KINDS, NEURON_KINDS, NOISE_SOURCES, SPIKING_KINDS
 from ..models.params import ParameterError
-from ..models.rules import Plasticity, Rule
+from ..models.rules import CHAIN_RULE, Plasticity, Rule
 from ..models.schedule import MIRROR_SCHEME
 from ..models.transfer import Transfer
 from .spiking_spec import SpikingSpec
@@ -155,6 +155,10 @@ class CircuitSpec:
                 from None
         _check(plasticity is not None, "rule", f"rule {self.rule.name!r} has no {kind} "
                "circuit form", self.rule.name)
+        _check(kind == "rate" or self.rule.error_form() == CHAIN_RULE, "rule",
+               f"rule {self.rule.name!r} forms its hidden errors as "
+               f"{self.rule.error_form().expression!r}, which spiking circuits do not compute",
+               self.rule.name)
         return plasticity
 
     @property

@@ -129,6 +129,7 @@ class MatrixEngine:
         self._controls_growth = rule.control_growth(probe) is not probe
         # the rule is frozen: what the hot loops ask of it, asked once
         self._forward_decay, self._engaged_decay = rule.forward_decay, rule.engaged_decay
+        self._chain_rule = type(rule).hidden_error is Rule.hidden_error
         self._mirror_rates = rule.mirror_rates()
 
     # --- the two passes ---------------------------------------------------------------
@@ -163,22 +164,28 @@ class MatrixEngine:
             B = self.net.B[l]
             B[B * signs[l][np.newaxis, :] < 0] = 0.0
 
-    def backward(self, net_inputs: list[Array], y: Array,
-                 feedback: list[Array] | None = None) -> list[Array]:
-        """Errors ``delta_1..delta_L`` (each (batch, n_l)) sent down through ``feedback``.
+    def backward(self, net_inputs: list[Array], y: Array) -> list[Array]:
+        """The errors ``delta_1..delta_L`` (each (batch, n_l)) the rule delivers.
 
-        ``delta_L = dloss/da_L``; ``delta_{l-1} = phi'(a_{l-1}) * (delta_l B_l^T)``.
-        With ``feedback = [W^T ...]`` this is backpropagation.
+        ``delta_L = dloss/da_L``; below it the rule's :meth:`~Rule.hidden_error` of
+        ``carried = delta_l B_l^T`` (for most rules ``phi'(a_{l-1}) * carried``).
         """
-        feedback = self.feedback_matrices() if feedback is None else feedback
+        feedback, rule = self.feedback_matrices(), self.rule
         deltas = [self.loss.delta(net_inputs[-1], y)]
         for l in range(len(self.net.W) - 1, 0, -1):
-            carried = deltas[0] @ feedback[l].T
-            deltas.insert(0, self.transfers[l - 1].dphi(net_inputs[l - 1]) * carried)
+            a = net_inputs[l - 1]
+            phi = self.transfers[l - 1]
+            deltas.insert(0, rule.hidden_error(phi, a, phi.phi(a), deltas[0] @ feedback[l].T))
         return deltas
 
     def backprop_deltas(self, net_inputs: list[Array], y: Array) -> list[Array]:
-        return self.backward(net_inputs, y, [W.T for W in self.net.W])
+        """The errors backpropagation would deliver: ``delta_{l-1} = phi'(a_{l-1}) *
+        (delta_l W_l)``."""
+        deltas = [self.loss.delta(net_inputs[-1], y)]
+        for l in range(len(self.net.W) - 1, 0, -1):
+            deltas.insert(0, self.transfers[l - 1].dphi(net_inputs[l - 1])
+                          * (deltas[0] @ self.net.W[l]))
+        return deltas
 
     # --- the two phases ---------------------------------------------------------------
 
@@ -210,9 +217,13 @@ class MatrixEngine:
         for l in range(last, -1, -1):
             if l:       # the error one layer down, through B_l as it was before this step
                 carried = np.dot(delta, feedback[l].T)
-                slope = self.transfers[l - 1].slope(net_inputs[l - 1], activities[l])
-                if slope is not None:
-                    carried *= slope
+                if self._chain_rule:
+                    slope = self.transfers[l - 1].slope(net_inputs[l - 1], activities[l])
+                    if slope is not None:
+                        carried *= slope
+                else:
+                    carried = self.rule.hidden_error(self.transfers[l - 1], net_inputs[l - 1],
+                                                     activities[l], carried)
             self._learn(l, delta, activities[l], batch)
             if l:
                 delta = carried

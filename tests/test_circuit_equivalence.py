@@ -36,6 +36,9 @@ RULE_NETWORKS = {
     "ss": {"network.transfer": "tanh", "network.loss": "sigmoid_xent",
            "network.output_transfer": "linear", "rule.ss.magnitudes": "random",
            "data.teacher_transfer": "sigmoid"},
+    "rlra": {"network.transfer": "sigmoid", "network.loss": "mse",
+             "network.output_transfer": "tanh", "rule.rlra.beta": 0.5, "rule.rlra.gamma": 0.5,
+             "training.lr": 0.5},
 }
 
 
@@ -73,7 +76,7 @@ def assert_equivalent(circuit_run, expected, plan):
     assert min(moved) > 0.1
 
 
-@pytest.mark.parametrize("rule", ["fa", "wm", "kp", "bp", "ss"])
+@pytest.mark.parametrize("rule", list(RULE_NETWORKS))
 def test_circuit_reproduces_matrix_engine_on_runtime(rule):
     data = teacher(rule)
     plan = plan_from_config(config(rule), data)

@@ -8,7 +8,8 @@ from brian2 import Equations, Network, NeuronGroup, Synapses, ms
 from mirrorlab.circuits import CircuitSpec, build, locality_audit, presentations
 from mirrorlab.circuits import equations as E
 from mirrorlab.models.losses import get_loss
-from mirrorlab.models.rules import SignSymmetry, WeightMirror
+from mirrorlab.circuits.spiking_spec import SpikingSpec
+from mirrorlab.models.rules import RecursiveLRA, SignSymmetry, WeightMirror
 from mirrorlab.models.transfer import TRANSFERS, get_transfer
 from mirrorlab.sims import results
 from mirrorlab.sims.runs.circuit import plan_from_config, spec_from_config
@@ -70,6 +71,8 @@ def test_config_a_circuit_cannot_run_is_rejected_naming_the_field(overrides, mes
     ({"neuron": "spiking"}, "CircuitSpec.neuron: must be one of instantaneous, rate"),
     ({"noise_source": "file"}, "CircuitSpec.noise_source"),
     ({"sizes": (6,)}, "CircuitSpec.sizes"),
+    ({"rule": RecursiveLRA(), "neuron": "poisson", "spiking": SpikingSpec()},
+     "rule 'rlra' has no spiking circuit form"),
 ])
 def test_spec_rejects_what_circuits_do_not_support(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -104,6 +107,31 @@ def test_brian2_transfer_expressions_match_numpy(name):
     group.a = a
     np.testing.assert_allclose(group.phi[:], transfer.phi(a), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(group.dphi[:], transfer.dphi(a), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFERS))
+@pytest.mark.parametrize("rule", [WeightMirror(), RecursiveLRA(beta=0.7)])
+def test_brian2_hidden_error_is_the_rules_hidden_error(name, rule):
+    """A feedback neuron computes the rule's hidden error (the chain of derivatives, or
+    rLRA's activity minus target's) from its partner's net input and the carried error."""
+    transfer, rng = get_transfer(name), np.random.default_rng(1)
+    a, carried = rng.normal(0, 2, 30), rng.normal(0, 1, 30)
+    model = Equations(E.code("a_fwd : 1", E.ERROR_INPUT, E.hidden_error(rule, transfer)))
+    group = NeuronGroup(len(a), model, namespace={})
+    group.a_fwd, group.I_fb = a, carried
+    for parameter, value in rule.error_form().parameters.items():
+        setattr(group, parameter, value)
+    expected = rule.hidden_error(transfer, a, transfer.phi(a), carried)
+    np.testing.assert_allclose(group.delta_inf[:], expected, rtol=1e-12, atol=1e-14)
+
+
+def test_transfer_calls_are_expanded_inside_nested_parentheses():
+    tanh = get_transfer("tanh")
+    assert E.expand_transfer("phi(a - b * (c + d)) * dphi(a)", tanh) == \
+        "(tanh((a - b * (c + d)))) * (1.0 - tanh((a))**2)"
+    assert E.expand_transfer("a * carried", tanh) == "a * carried"
+    with pytest.raises(ValueError, match="unbalanced"):
+        E.expand_transfer("phi(a - (b)", tanh)
 
 
 @pytest.mark.parametrize("loss, output", [("mse", name) for name in sorted(TRANSFERS)]
@@ -185,7 +213,7 @@ def test_circuit_has_named_populations_and_synapses_in_matrix_layout(data):
 
 # --- locality audit -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("rule", ["fa", "wm", "kp"])
+@pytest.mark.parametrize("rule", ["fa", "wm", "kp", "rlra"])
 def test_local_rules_pass_the_locality_audit(rule, data):
     circuit, _ = built(rule, data)
     assert locality_audit(circuit) == []

@@ -48,7 +48,7 @@ def config(**overrides) -> Config:
     return Config().replace(**settings)
 
 
-@pytest.mark.parametrize("rule", ["wm", "kp", "fa"])
+@pytest.mark.parametrize("rule", ["wm", "kp", "fa", "rlra"])
 def test_settled_firing_rate_circuit_computes_what_the_matrix_engine_computes(rule):
     data = teacher_data()
     plan = plan_from_config(config(**{"rule.name": rule}), data)

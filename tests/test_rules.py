@@ -173,3 +173,80 @@ def test_every_rule_learns_a_linear_teacher(name):
         if engine.rule.uses_mirror_phase:
             engine.mirror_step(draw_mirror_noise(noise, engine.rule.mirror_noise, engine.net.sizes, 64))
     assert engine.loss.value(engine.forward(x)[0][-1], y) < 0.3 * first
+
+
+# --- recursive local representation alignment (rLRA) -----------------------------------
+
+def _rlra_engine(beta, sizes=(5, 6, 4, 3), **kw):
+    return make_engine(RULES["rlra"](beta=beta, **kw), sizes=sizes, hidden="tanh")
+
+
+def test_rlra_error_is_feedback_alignment_error_times_beta_for_small_beta():
+    """phi(a) - phi(a - beta c) = beta phi'(a) c + O(beta^2): for small beta each error
+    neuron delivers feedback alignment's error of what reaches it through E, scaled by beta.
+    With beta = 1e-5 the remainder is ~ beta |phi'' c / (2 phi')| ~ 1e-5 relative and the
+    rounding of the difference ~ 1e-16 / 1e-10 (two layers down), so 1e-3 fails only on a
+    real difference."""
+    beta = 1e-5
+    engine = _rlra_engine(beta)
+    fa = make_engine(RULES["fa"](), sizes=(5, 6, 4, 3), hidden="tanh")
+    fa.net.B[:] = [B.copy() for B in engine.net.B]
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(9, 5)), rng.normal(size=(9, 3))
+    net_inputs, _ = engine.forward(x)
+    errors, chain = engine.backward(net_inputs, y), fa.backward(net_inputs, y)
+    np.testing.assert_allclose(errors[-1], chain[-1])                  # the output error
+    np.testing.assert_allclose(errors[1] / beta, chain[1], rtol=1e-3)  # one layer down
+    for l in (0, 1):                                                   # each layer's step
+        carried = errors[l + 1] @ engine.net.B[l + 1].T
+        np.testing.assert_allclose(errors[l], beta * engine.transfers[l].dphi(net_inputs[l])
+                                   * carried, rtol=1e-3)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_rlra_targets_lower_the_loss_when_error_synapses_mirror_the_forward_ones(layer):
+    """With E_l = W_l^T the error reaching a hidden layer is (beta times) dloss/dx_l, so its
+    target phi(a - beta E e) moves its activity downhill: feeding the target up instead of
+    the activity lowers every sample's loss (first order: -beta phi' |dloss/dx|^2 < 0)."""
+    engine = _rlra_engine(0.05)
+    engine.net.B[:] = [W.T.copy() for W in engine.net.W]
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(20, 5)), rng.normal(size=(20, 3))
+    net_inputs, activities = engine.forward(x)
+    errors = engine.backward(net_inputs, y)
+    phi = engine.transfers[layer]
+    target = phi.phi(net_inputs[layer] - 0.05 * errors[layer + 1] @ engine.net.B[layer + 1].T)
+    np.testing.assert_allclose(activities[layer + 1] - target, errors[layer])
+
+    def loss_from(l, h):
+        for W, b, f in zip(engine.net.W[l + 1:], engine.net.b[l + 1:], engine.transfers[l + 1:]):
+            h = f.phi(h @ W.T + b)
+        return 0.5 * ((h - y) ** 2).sum(axis=1)
+
+    assert np.all(loss_from(layer, target) < loss_from(layer, activities[layer + 1]))
+
+
+def test_rlra_error_synapses_follow_the_transpose_of_the_forward_update():
+    """dE_l = gamma dW_l^T in every engaged step (both from e_l and x_{l-1} at the synapse)."""
+    gamma = 0.7
+    engine = _rlra_engine(0.3, gamma=gamma)
+    rng = np.random.default_rng(13)
+    for _ in range(3):
+        W0, B0 = [W.copy() for W in engine.net.W], [B.copy() for B in engine.net.B]
+        engine.engaged_step(rng.normal(size=(8, 5)), rng.normal(size=(8, 3)))
+        for W, W_before, B, B_before in zip(engine.net.W, W0, engine.net.B, B0):
+            np.testing.assert_allclose(B - B_before, gamma * (W - W_before).T, atol=1e-14)
+            assert np.abs(W - W_before).max() > 1e-4       # and something was learned
+
+
+def test_rlra_with_gamma_zero_keeps_its_error_synapses_and_has_fixed_circuit_synapses():
+    engine = _rlra_engine(0.3, gamma=0.0)
+    B0 = [B.copy() for B in engine.net.B]
+    rng = np.random.default_rng(14)
+    for _ in range(3):
+        engine.engaged_step(rng.normal(size=(8, 5)), rng.normal(size=(8, 3)))
+    for B, B_before in zip(engine.net.B, B0):
+        np.testing.assert_array_equal(B, B_before)
+    assert not engine.rule.rate_plasticity(0.1).plastic
+    with pytest.raises(ValueError, match="rule.rlra.beta"):
+        RULES["rlra"](beta=0.0)

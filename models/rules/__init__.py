@@ -7,10 +7,11 @@ follow from the class (see CONTRIBUTING.md).
 """
 from __future__ import annotations
 
-from .base import FIXED, Plasticity, Rule
+from .base import CHAIN_RULE, FIXED, ErrorForm, Plasticity, Rule
 from .bp import Backprop
 from .fa import FeedbackAlignment
 from .kp import KolenPollack
+from .rlra import RecursiveLRA
 from .ss import SignSymmetry
 from .wm import WeightMirror
 
@@ -39,6 +40,8 @@ register(FeedbackAlignment)
 register(SignSymmetry)
 register(WeightMirror)
 register(KolenPollack)
+register(RecursiveLRA)
 
-__all__ = ["RULES", "Rule", "Plasticity", "FIXED", "register", "unregister", "Backprop",
-           "FeedbackAlignment", "SignSymmetry", "WeightMirror", "KolenPollack"]
+__all__ = ["RULES", "Rule", "Plasticity", "FIXED", "ErrorForm", "CHAIN_RULE", "register",
+           "unregister", "Backprop", "FeedbackAlignment", "SignSymmetry", "WeightMirror",
+           "KolenPollack", "RecursiveLRA"]

@@ -10,13 +10,15 @@ The protocol (every method exists on every rule; the base class gives the defaul
 rule whose feedback is fixed after initialisation):
 
 - matrix form: :meth:`Rule.init_feedback`, :meth:`Rule.feedback_weights` (what B
+  delivers), :meth:`Rule.hidden_error` (how a hidden layer forms its error from what B
   delivers), :meth:`Rule.engaged_gradient` (B's change in an engaged step, from local
   signals only), :attr:`Rule.engaged_decay`, :attr:`Rule.forward_decay`;
 - the mirror phase: :attr:`Rule.uses_mirror_phase`, :attr:`Rule.mirror_noise`,
   :meth:`Rule.mirror_update`, :meth:`Rule.control_growth`;
 - circuit forms: :meth:`Rule.rate_plasticity` and :meth:`Rule.spiking_plasticity`, each a
   :class:`Plasticity` (Brian2 abstract code as strings; no Brian2 import) or None where
-  the rule has no such form.
+  the rule has no such form; :meth:`Rule.error_form`, the hidden error as an
+  :class:`ErrorForm` (an expression a rate circuit's feedback neurons compute).
 
 Shapes: ``W_l`` is ``(n_l, n_{l-1})``, ``B_l`` is ``(n_{l-1}, n_l)`` like ``W_l^T``;
 batches are rows: ``x_{l-1}`` is ``(batch, n_{l-1})``, ``delta_l`` is ``(batch, n_l)``.
@@ -105,6 +107,33 @@ FIXED = Plasticity()
 
 
 @dataclass(frozen=True)
+class ErrorForm:
+    """How a hidden feedback neuron forms its error ``delta_{l-1}`` in a rate circuit.
+
+    Attributes
+    ----------
+    expression : str
+        A Brian2 expression of ``a`` (the net input of the neuron's forward partner),
+        ``carried`` (the error arriving from above through B, ``B_l delta_l``), the names in
+        ``parameters``, and the pseudo-functions ``phi(...)`` and ``dphi(...)`` of the layer's
+        transfer function, which a circuit expands into the transfer's own expressions.
+    parameters : dict of str to float
+        Values of the ``(shared, constant)`` parameters the expression reads.
+    """
+
+    expression: str = "dphi(a) * carried"
+    parameters: dict[str, float] = field(default_factory=dict)
+
+    def structure(self) -> tuple:
+        """What of this form a compiled circuit depends on (not the values)."""
+        return (self.expression, tuple(sorted(self.parameters)))
+
+
+#: Backprop's chain of derivatives: ``delta_{l-1} = phi'(a_{l-1}) * (B_l delta_l)``.
+CHAIN_RULE = ErrorForm()
+
+
+@dataclass(frozen=True)
 class Rule:
     """Base class: feedback weights fixed after initialisation (no learning).
 
@@ -134,6 +163,17 @@ class Rule:
     def feedback_weights(self, W: Array, B: Array) -> Array:
         """The matrix that carries the error from layer l down to layer l-1."""
         return B
+
+    def hidden_error(self, transfer, a: Array, x: Array, carried: Array) -> Array:
+        """The error ``delta_{l-1}`` (batch, n_{l-1}) of a hidden layer with net input ``a``,
+        activity ``x = phi(a)`` and ``carried = delta_l B_l^T`` arriving from above (what
+        :meth:`feedback_weights` delivers): the chain of derivatives ``phi'(a) * carried``.
+        A rule that overrides this says the same in :meth:`error_form`."""
+        return transfer.dphi(a) * carried
+
+    def error_form(self) -> ErrorForm:
+        """:meth:`hidden_error` as a rate circuit computes it (see :class:`ErrorForm`)."""
+        return CHAIN_RULE
 
     def engaged_gradient(self, B: Array, hebbian: Array) -> Array | None:
         """B's gradient-like term in an engaged step, or None (B does not change then).
