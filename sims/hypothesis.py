@@ -15,9 +15,11 @@ A hypothesis file (``mirrorlab hypothesis HYPOTHESIS.toml``)::
     constraints.feedback_dale = true
 
     [outcome]
-    measure = "weight_angle"         # weight_angle | test_accuracy | time_to_angle
+    measure = "weight_angle"         # weight_angle | test_accuracy | time_to_angle |
+                                     # delta_angle | time_to_accuracy
     layer = 2                        # 1 = input->hidden ...; -1 = the last layer
     # angle = 20.0                   # time_to_angle: the angle to reach (degrees)
+    # fraction = 0.95                # time_to_accuracy: the share of the final accuracy
 
     [claim]
     against = "threshold"            # threshold: mean(variant) REL bound
@@ -44,6 +46,11 @@ Outcomes, one value per run, from ``metrics.json``:
   last checkpoint's epoch (censored: a lower bound of its true time, so
   conservative for ">" claims and lenient for "<" claims; the report names
   such runs). Resolution: one checkpoint (``training.checkpoint_every``).
+- ``delta_angle``: the final angle between the error delivered to layer l's units and
+  the error backpropagation would deliver there (degrees; 0 at the output);
+- ``time_to_accuracy``: the epoch of the first checkpoint whose test accuracy reaches
+  ``fraction`` of the run's final test accuracy (how soon a rule converges; same
+  resolution).
 
 The statistics and the verdict rules are those of
 :mod:`mirrorlab.analysis.stats`. Variants are the baseline plus their own
@@ -69,9 +76,10 @@ from .sweep import (FAILED, Outcome, Task, apply_overrides, base_config, check_k
 
 HYPOTHESIS_KEYS = ("title", "question", "config", "seeds", "alpha", "baseline", "variants",
                    "outcome", "claim", "more_claims")
-OUTCOME_KEYS = ("measure", "layer", "angle")
+OUTCOME_KEYS = ("measure", "layer", "angle", "fraction")
 CLAIM_KEYS = ("against", "relation", "bound", "statement")
-MEASURES = ("weight_angle", "test_accuracy", "time_to_angle")
+MEASURES = ("weight_angle", "test_accuracy", "time_to_angle", "delta_angle",
+            "time_to_accuracy")
 BASELINE = "baseline"
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -87,6 +95,7 @@ class Measure:
     name: str
     layer: int = -1
     angle: float = 20.0
+    fraction: float = 0.95
 
     def layer_index(self, n_layers: int) -> int:
         return self.layer - 1 if self.layer > 0 else n_layers + self.layer
@@ -101,21 +110,30 @@ class Measure:
             return f"final {self._angle_label(n_layers)} (deg)"
         if self.name == "test_accuracy":
             return "final test accuracy (%)"
+        if self.name == "delta_angle":
+            l = str(self.layer_index(n_layers) + 1).translate(_SUBSCRIPTS)
+            return f"final angle(δ{l}, δ{l} of backprop) (deg)"
+        if self.name == "time_to_accuracy":
+            return f"epochs until {100 * self.fraction:g} % of the final test accuracy"
         return f"epochs until {self._angle_label(n_layers)} ≤ {self.angle:g}°"
 
     @property
     def unit(self) -> str:
-        return {"weight_angle": "°", "test_accuracy": " points", "time_to_angle": " epochs"}[
-            self.name]
+        return {"weight_angle": "°", "test_accuracy": " points", "time_to_angle": " epochs",
+                "delta_angle": "°", "time_to_accuracy": " epochs"}[self.name]
 
     def value(self, metrics: dict) -> tuple[float, bool]:
         """``(value, censored)`` of one run's metrics."""
         n_layers = len(metrics["sizes"]) - 1
         if self.name == "test_accuracy":
             return 100.0 * metrics["final"]["test_accuracy"], False
+        if self.name == "time_to_accuracy":
+            goal = self.fraction * metrics["final"]["test_accuracy"]
+            return next(float(entry["epoch"]) for entry in metrics["history"]
+                        if entry["test_accuracy"] >= goal), False
         layer = self.layer_index(n_layers)
-        if self.name == "weight_angle":
-            return float(metrics["final"]["weight_angle_deg"][layer]), False
+        if self.name in ("weight_angle", "delta_angle"):
+            return float(metrics["final"][f"{self.name}_deg"][layer]), False
         for entry in metrics["history"]:
             if entry["weight_angle_deg"][layer] <= self.angle:
                 return float(entry["epoch"]), False
@@ -187,14 +205,20 @@ def _measure(table: Any, where: str, configs: dict[str, Config]) -> Measure:
         raise ConfigError(f"{where}.angle: applies to measure = \"time_to_angle\" only")
     if not 0 < angle < 180:
         raise ConfigError(f"{where}.angle: must be in (0, 180) degrees (got {angle})")
+    fraction = _number(table, "fraction", f"{where}.", 0.95)
+    if name != "time_to_accuracy" and "fraction" in table:
+        raise ConfigError(f"{where}.fraction: applies to measure = \"time_to_accuracy\" only")
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"{where}.fraction: must be in (0, 1] (got {fraction})")
+    accuracy = name in ("test_accuracy", "time_to_accuracy")
     for group, config in configs.items():
         n_layers = len(config.network.sizes) - 1
-        if name != "test_accuracy" and not -n_layers <= layer <= n_layers:
+        if not accuracy and not -n_layers <= layer <= n_layers:
             raise ConfigError(f"{where}.layer: {group} has {n_layers} layers (got {layer})")
-        if name == "test_accuracy" and config.data.name == "teacher":
+        if accuracy and config.data.name == "teacher":
             raise ConfigError(f"{where}.measure: {group} is a regression (data.name = "
                               "'teacher') and has no test accuracy")
-    return Measure(name, layer, angle)
+    return Measure(name, layer, angle, fraction)
 
 
 def _claim(table: Any, where: str) -> tuple[S.Claim, str]:

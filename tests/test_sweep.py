@@ -10,7 +10,7 @@ import pytest
 
 from mirrorlab.sims import results
 from mirrorlab.sims.cli import main
-from mirrorlab.sims.config import ConfigError
+from mirrorlab.sims.config import Config, ConfigError
 from mirrorlab.sims.hypothesis import Measure, load_hypothesis
 from mirrorlab.sims.sweep import is_finished, load_sweep, run_sweep, run_tasks
 
@@ -145,6 +145,30 @@ def test_outcome_measures_read_a_run():
     assert Measure("time_to_angle", layer=2, angle=25.0).value(metrics) == (2.0, False)
     assert Measure("time_to_angle", layer=1, angle=20.0).value(metrics) == (3.0, True)  # censored
     assert Measure("time_to_angle", layer=2, angle=25.0).label(2) == "epochs until angle(B₂, W₂ᵀ) ≤ 25°"
+
+
+def test_delivered_error_angle_and_time_to_accuracy_read_a_run():
+    accuracy = [0.1, 0.6, 0.84, 0.83, 0.9]           # 95 % of the final 0.9 is 0.855
+    history = [{"epoch": e, "test_accuracy": a} for e, a in enumerate(accuracy)]
+    metrics = {"sizes": [4, 3, 2], "history": history,
+               "final": {"test_accuracy": 0.9, "delta_angle_deg": [31.5, 0.0]}}
+    assert Measure("delta_angle", layer=1).value(metrics) == (31.5, False)
+    assert Measure("delta_angle", layer=-1).value(metrics) == (0.0, False)
+    assert Measure("time_to_accuracy").value(metrics) == (4.0, False)
+    assert Measure("time_to_accuracy", fraction=0.9).value(metrics) == (2.0, False)
+    assert Measure("time_to_accuracy").label(2) == "epochs until 95 % of the final test accuracy"
+    assert Measure("delta_angle", layer=1).label(2) == "final angle(δ₁, δ₁ of backprop) (deg)"
+
+
+@pytest.mark.parametrize("outcome, message", [
+    ({"measure": "weight_angle", "fraction": 0.9}, "fraction: applies to"),
+    ({"measure": "time_to_accuracy", "fraction": 1.5}, r"fraction: must be in \(0, 1\]"),
+])
+def test_bad_outcome_fraction_is_named(outcome, message):
+    tree = {"config": Config(), "seeds": 3, "variants": {"a": {"training.lr": 0.1}},
+            "outcome": outcome, "claim": {"relation": "<", "bound": 1.0}}
+    with pytest.raises(ConfigError, match=message):
+        load_hypothesis(tree)
 
 
 def test_cli_imports_dask_only_when_needed():
