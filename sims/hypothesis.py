@@ -158,6 +158,7 @@ class HypothesisSpec:
     claim: S.Claim
     statement: str
     more_claims: tuple = ()
+    overrides: tuple = ()      # (field, value) pairs given with --set, applied to every group
 
     @property
     def claims(self) -> list["HypothesisSpec"]:
@@ -287,7 +288,7 @@ def load_hypothesis(source: str | Path | dict, **overrides: Any) -> HypothesisSp
                           _string(tree, "question", at, ""), config_path, baseline,
                           baseline_overrides, variants, variant_configs,
                           seed_list(tree.get("seeds", 5), f"{at}seeds"), alpha, measure, claim,
-                          statement, tuple(more_claims))
+                          statement, tuple(more_claims), tuple(overrides.items()))
 
 
 def _check_bound(measure: Measure, claim: S.Claim, where: str) -> None:
@@ -349,6 +350,7 @@ def _analyse_claim(spec: HypothesisSpec, outcomes: list[Outcome]) -> dict:
                                             "count as their last epoch (a lower bound)")
     return {
         "title": spec.title, "question": spec.question, "file": str(spec.path),
+        "overrides": dict(spec.overrides),
         "config": str(spec.config_path) if spec.config_path else "(a Config object)",
         "seeds": spec.seeds, "alpha": spec.alpha,
         "confidence": 0.95, "min_seeds": S.MIN_SEEDS,
@@ -396,8 +398,15 @@ def markdown(report: dict, figure: str | None = "hypothesis.png") -> str:
         lines.append("")
     lines += [f"Base config `{report['config']}`; every run's folder is "
               "`runs/<group>/seed<N>/`. Reproduce (finished runs are reused): "
-              f"`mirrorlab hypothesis {report['file']} --out {report.get('out', 'DIR')}`.", ""]
+              f"`mirrorlab hypothesis {report['file']}{_set_options(report)} "
+              f"--out {report.get('out', 'DIR')}`.", ""]
     return "\n".join(lines)
+
+
+def _set_options(report: dict) -> str:
+    """`` --set FIELD=VALUE`` for each override the report's runs were made with."""
+    return "".join(f" --set {field}={json.dumps(value, separators=(',', ':'))}"
+                   for field, value in report.get("overrides", {}).items())
 
 
 def _claim_lines(report: dict, figure: str | None) -> list[str]:

@@ -65,6 +65,17 @@ def test_hypothesis_file_builds_every_group(files):
     assert tasks[4].config.experiment.seed == 1
 
 
+def test_a_report_of_runs_made_with_overrides_says_them_in_its_reproduce_command(files):
+    from mirrorlab.sims import api
+    out = files / "report"
+    report = api.hypothesis(files / "hyp.toml", out, overrides={"training.epochs": 2},
+                            progress=False)
+    assert report["overrides"] == {"training.epochs": 2}
+    run = results.read_metrics(out / "runs" / "dale" / "seed0")
+    assert run["history"][-1]["epoch"] == 2
+    assert "--set training.epochs=2 --out" in (out / "hypothesis.md").read_text()
+
+
 @pytest.mark.parametrize("old, new, message", [
     ('seeds = 3', 'seeds = 3\nsedes = 3', r"sedes: unknown key"),
     ('measure = "weight_angle"', 'measure = "angle"', r"outcome\.measure: must be one of"),
