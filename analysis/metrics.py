@@ -112,6 +112,49 @@ def weight_angles(W_list: Sequence[np.ndarray], B_list: Sequence[np.ndarray]) ->
     return [angle_deg(B, W.T) for W, B in _layer_pairs(W_list, B_list)]
 
 
+def levels_floor_deg(target: np.ndarray, levels: int) -> float:
+    """The smallest angle between ``target`` and any array of ``levels`` equally spaced values
+    symmetric about 0 (``{-k q, ..., k q}``, ``k = (levels - 1) / 2``, any scale ``q > 0``):
+    how close a synapse group that delivers only those values can come to ``target``.
+
+    Parameters
+    ----------
+    target : ndarray
+        What the synapse group should deliver (e.g. ``W_l.T``), compared as a flat vector.
+    levels : int
+        An odd number >= 3, or 0 (continuous: the floor is 0).
+
+    Returns
+    -------
+    float
+        Degrees. Ternary (``levels = 3``) is exact: the best ternary vector is ``sign`` on
+        the ``m`` largest ``|target|`` entries for the ``m`` that maximises
+        ``sum of those |entries| / (sqrt(m) |target|)`` (about 25.9 deg for gaussian
+        entries, 19.5 deg for uniform ones, as n grows). More levels: the best rounding to
+        the nearest level over 256 scales ``q`` (within ~0.1 deg of the floor).
+    """
+    if levels == 0:
+        return 0.0
+    if levels < 3 or levels % 2 == 0:
+        raise ValueError(f"levels: must be 0 or an odd number >= 3 (got {levels})")
+    v = np.abs(np.ravel(target).astype(float))
+    norm = np.linalg.norm(v)
+    if norm == 0:
+        return 0.0
+    if levels == 3:
+        top = np.sort(v)[::-1]
+        cosines = np.cumsum(top) / (np.sqrt(np.arange(1, v.size + 1)) * norm)
+        return float(np.degrees(np.arccos(min(1.0, cosines.max()))))
+    k = (levels - 1) // 2
+    best = 0.0
+    for q in v.max() / k * np.linspace(0.02, 1.0, 256):
+        t = np.minimum(np.rint(v / q), k)
+        size = np.linalg.norm(t)
+        if size:
+            best = max(best, float(t @ v) / (size * norm))
+    return float(np.degrees(np.arccos(min(1.0, best))))
+
+
 def delta_angles(
     deltas: Sequence[np.ndarray], deltas_bp: Sequence[np.ndarray]
 ) -> list[float]:

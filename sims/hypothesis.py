@@ -16,7 +16,7 @@ A hypothesis file (``mirrorlab hypothesis HYPOTHESIS.toml``)::
 
     [outcome]
     measure = "weight_angle"         # weight_angle | test_accuracy | time_to_angle |
-                                     # delta_angle | time_to_accuracy
+                                     # delta_angle | time_to_accuracy | angle_above_floor
     layer = 2                        # 1 = input->hidden ...; -1 = the last layer
     # angle = 20.0                   # time_to_angle: the angle to reach (degrees)
     # fraction = 0.95                # time_to_accuracy: the share of the final accuracy
@@ -50,7 +50,10 @@ Outcomes, one value per run, from ``metrics.json``:
   the error backpropagation would deliver there (degrees; 0 at the output);
 - ``time_to_accuracy``: the epoch of the first checkpoint whose test accuracy reaches
   ``fraction`` of the run's final test accuracy (how soon a rule converges; same
-  resolution).
+  resolution);
+- ``angle_above_floor``: the final ``angle(B_l, W_l^T)`` minus the least angle that
+  synapses delivering only ``constraints.feedback_levels`` values could reach (the angle
+  of the best such approximation of ``W_l^T``; 0 for continuous synapses), degrees.
 
 The statistics and the verdict rules are those of
 :mod:`mirrorlab.analysis.stats`. Variants are the baseline plus their own
@@ -79,7 +82,7 @@ HYPOTHESIS_KEYS = ("title", "question", "config", "seeds", "alpha", "baseline", 
 OUTCOME_KEYS = ("measure", "layer", "angle", "fraction")
 CLAIM_KEYS = ("against", "relation", "bound", "statement")
 MEASURES = ("weight_angle", "test_accuracy", "time_to_angle", "delta_angle",
-            "time_to_accuracy")
+            "time_to_accuracy", "angle_above_floor")
 BASELINE = "baseline"
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -100,27 +103,23 @@ class Measure:
     def layer_index(self, n_layers: int) -> int:
         return self.layer - 1 if self.layer > 0 else n_layers + self.layer
 
-    def _angle_label(self, n_layers: int) -> str:
-        l = str(self.layer_index(n_layers) + 1).translate(_SUBSCRIPTS)
-        return f"angle(B{l}, W{l}ᵀ)"
-
     def label(self, n_layers: int) -> str:
         """What the outcome is, with its unit, for tables and axes."""
-        if self.name == "weight_angle":
-            return f"final {self._angle_label(n_layers)} (deg)"
-        if self.name == "test_accuracy":
-            return "final test accuracy (%)"
-        if self.name == "delta_angle":
-            l = str(self.layer_index(n_layers) + 1).translate(_SUBSCRIPTS)
-            return f"final angle(δ{l}, δ{l} of backprop) (deg)"
-        if self.name == "time_to_accuracy":
-            return f"epochs until {100 * self.fraction:g} % of the final test accuracy"
-        return f"epochs until {self._angle_label(n_layers)} ≤ {self.angle:g}°"
+        l = str(self.layer_index(n_layers) + 1).translate(_SUBSCRIPTS)
+        angle = f"angle(B{l}, W{l}ᵀ)"
+        return {"weight_angle": f"final {angle} (deg)",
+                "test_accuracy": "final test accuracy (%)",
+                "time_to_angle": f"epochs until {angle} ≤ {self.angle:g}°",
+                "delta_angle": f"final angle(δ{l}, δ{l} of backprop) (deg)",
+                "time_to_accuracy": f"epochs until {100 * self.fraction:g} % of the final "
+                                    "test accuracy",
+                "angle_above_floor": f"final {angle} above its floor (deg)"}[self.name]
 
     @property
     def unit(self) -> str:
         return {"weight_angle": "°", "test_accuracy": " points", "time_to_angle": " epochs",
-                "delta_angle": "°", "time_to_accuracy": " epochs"}[self.name]
+                "delta_angle": "°", "time_to_accuracy": " epochs", "angle_above_floor": "°"}[
+            self.name]
 
     def value(self, metrics: dict) -> tuple[float, bool]:
         """``(value, censored)`` of one run's metrics."""
@@ -132,8 +131,12 @@ class Measure:
             return next(float(entry["epoch"]) for entry in metrics["history"]
                         if entry["test_accuracy"] >= goal), False
         layer = self.layer_index(n_layers)
+        final = metrics["final"]
         if self.name in ("weight_angle", "delta_angle"):
-            return float(metrics["final"][f"{self.name}_deg"][layer]), False
+            return float(final[f"{self.name}_deg"][layer]), False
+        if self.name == "angle_above_floor":
+            return float(final["weight_angle_deg"][layer]
+                         - final["weight_angle_floor_deg"][layer]), False
         for entry in metrics["history"]:
             if entry["weight_angle_deg"][layer] <= self.angle:
                 return float(entry["epoch"]), False

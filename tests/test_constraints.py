@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mirrorlab.analysis.metrics import weight_angles
+from mirrorlab.analysis.metrics import levels_floor_deg, weight_angles
 from mirrorlab.models.constraints import FeedbackConstraints, dale_signs, project_dale, quantise
 from mirrorlab.sims import results
 from mirrorlab.sims.config import Config, ConfigError
@@ -114,6 +114,14 @@ def test_ternary_feedback_is_delivered_and_measured_while_the_state_stays_contin
     engine = build_engine(config, Streams.from_seed(0).init)
     assert all(len(np.unique(B)) > 100 for B in engine.net.B)        # hidden state
     assert all(len(np.unique(B)) == 3 for B in engine.feedback_matrices())
+    # the floor: no ternary B can come closer to W^T than its best ternary approximation
+    for entry in metrics["history"]:
+        floors = entry["weight_angle_floor_deg"]
+        assert all(15.0 < f <= a + 1e-9 for f, a in zip(floors, entry["weight_angle_deg"]))
+    assert metrics["final"]["weight_angle_floor_deg"] == pytest.approx(
+        [levels_floor_deg(w.T, 3) for w in W])
+    continuous = run_matrix(small_config(), tmp_path / "continuous", progress=False)
+    assert continuous["final"]["weight_angle_floor_deg"] == [0.0] * len(W)
 
 
 def test_dale_and_levels_combine():

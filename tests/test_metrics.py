@@ -184,3 +184,42 @@ def test_mean_and_spread_single_seed_and_bad_shape():
     np.testing.assert_allclose(mean, high)
     with pytest.raises(ValueError, match="n_seeds"):
         M.mean_and_spread([1.0, 2.0])
+
+
+# --- the floor of synapses with few levels ----------------------------------------------
+
+def _brute_force_floor(v, levels):
+    """The least angle to v over every vector of `levels` integer levels (small n only)."""
+    import itertools
+    k = (levels - 1) // 2
+    best = 180.0
+    for t in itertools.product(range(-k, k + 1), repeat=v.size):
+        if any(t):
+            best = min(best, M.angle_deg(np.array(t, float), v))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ternary_floor_is_the_best_ternary_vector(seed):
+    v = np.random.default_rng(seed).normal(size=7)
+    assert M.levels_floor_deg(v, 3) == pytest.approx(_brute_force_floor(v, 3), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_five_level_floor_is_within_its_scan_resolution_of_the_best(seed):
+    """The 256-scale scan can only miss the best scale, never beat the true floor."""
+    v = np.random.default_rng(seed).normal(size=4)
+    best = _brute_force_floor(v, 5)
+    assert best - 1e-9 <= M.levels_floor_deg(v, 5) <= best + 0.5
+
+
+def test_ternary_floor_of_large_gaussian_and_uniform_targets_meets_theory():
+    """Keeping the fraction p of largest entries: uniform cos = sqrt(3p)(1 - p/2), best at
+    p = 2/3, 19.47 deg; gaussian, 25.9 deg. n = 1e5 puts the sampling error below 0.1 deg."""
+    rng = np.random.default_rng(0)
+    assert M.levels_floor_deg(rng.uniform(-1, 1, 100_000), 3) == pytest.approx(19.47, abs=0.1)
+    assert M.levels_floor_deg(rng.normal(size=100_000), 3) == pytest.approx(25.9, abs=0.15)
+    assert M.levels_floor_deg(rng.normal(size=(30, 40)), 0) == 0.0
+    assert M.levels_floor_deg(np.sign(rng.normal(size=50)), 3) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="levels"):
+        M.levels_floor_deg(rng.normal(size=5), 4)

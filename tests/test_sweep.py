@@ -169,6 +169,9 @@ def test_delivered_error_angle_and_time_to_accuracy_read_a_run():
     assert Measure("time_to_accuracy", fraction=0.9).value(metrics) == (2.0, False)
     assert Measure("time_to_accuracy").label(2) == "epochs until 95 % of the final test accuracy"
     assert Measure("delta_angle", layer=1).label(2) == "final angle(δ₁, δ₁ of backprop) (deg)"
+    metrics["final"].update(weight_angle_deg=[50.0, 21.0], weight_angle_floor_deg=[19.5, 19.75])
+    assert Measure("angle_above_floor", layer=2).value(metrics) == (1.25, False)
+    assert Measure("angle_above_floor", layer=2).label(2) == "final angle(B₂, W₂ᵀ) above its floor (deg)"
 
 
 @pytest.mark.parametrize("outcome, message", [

@@ -17,8 +17,8 @@ Array = np.ndarray
 
 PROBE_BATCH = 256  # training samples on which delta angles are measured
 #: What ``final`` repeats of the last checkpoint.
-FINAL_KEYS = ("test_accuracy", "test_loss", "weight_angle_deg", "delta_angle_deg",
-              "sign_concordance", "norm_ratio")
+FINAL_KEYS = ("test_accuracy", "test_loss", "weight_angle_deg", "weight_angle_floor_deg",
+              "delta_angle_deg", "sign_concordance", "norm_ratio")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,9 @@ def checkpoint(engine: MatrixEngine, data: Dataset, step: int, epoch: float,
         "step": step,
         "epoch": epoch,
         "weight_angle_deg": M.weight_angles(W, B),
+        # the least angle(B_l, W_l^T) synapses delivering feedback_levels values can reach
+        "weight_angle_floor_deg": [M.levels_floor_deg(w.T, engine.constraints.levels)
+                                   for w in engine.net.W],
         "delta_angle_deg": M.delta_angles(engine.backward(net_inputs, probe_y),
                                           engine.backprop_deltas(net_inputs, probe_y)),
         "sign_concordance": M.sign_concordances(W, B),
