@@ -31,6 +31,7 @@ from .data import DataError
 from .devices import DeviceError
 from .figures import draw_figures
 from .matrix_engine import DivergenceError
+from .runs.matrix import method_name
 from .sweep import ClusterUnavailable
 
 
@@ -61,13 +62,14 @@ def cmd_run(args) -> int:
         raise ConfigError(f"--device/--gpu-id: choose where a circuit runs, but this config "
                           f"trains on the {config.experiment.engine} engine (numpy); add "
                           "--engine circuit")
+    method = method_name(config)
     out = results.check_folder(args.out or Path("results") / config.experiment.name /
-                               f"{config.rule.name}_seed{config.experiment.seed}")
+                               f"{method}_seed{config.experiment.seed}")
     final = api.run(config, out, progress=not args.quiet).final
-    accuracy = final["test_accuracy"]
-    print(f"{config.rule.name} seed {config.experiment.seed}: "
-          + (f"test accuracy {100 * accuracy:.2f} %, " if accuracy is not None else "")
-          + "weight angles " + ", ".join(f"{a:.1f}°" for a in final["weight_angle_deg"]))
+    accuracy, angles = final["test_accuracy"], final["weight_angle_deg"]
+    parts = ([f"test accuracy {100 * accuracy:.2f} %"] if accuracy is not None else []) + (
+        ["weight angles " + ", ".join(f"{a:.1f}°" for a in angles)] if angles else [])
+    print(f"{method} seed {config.experiment.seed}: " + ", ".join(parts))
     print(f"results in {out}/ (figures in {out}/figures/)")
     return 0
 

@@ -36,7 +36,7 @@ from ..models.schedule import MIRROR_SCHEME
 from ..models.transfer import TRANSFERS
 from .devices import DEVICE_NAMES
 
-DATASETS = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
+DATASETS = ("digits", "iris", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
 
 #: A config field has a wrong name, type or value; the message names it. (The same class
@@ -49,11 +49,8 @@ def _sizes(minimum: int) -> Any:
                      f"must list >= {minimum} sizes, each > 0")
 
 
-def _low_high(v) -> bool:
-    return len(v) == 2 and 0 <= v[0] < v[1]
-
-
-LOW_HIGH = satisfies(_low_high, "must be [low, high] with 0 <= low < high")
+LOW_HIGH = satisfies(lambda v: len(v) == 2 and 0 <= v[0] < v[1],
+                     "must be [low, high] with 0 <= low < high")
 #: A name that becomes a folder of the results tree.
 FOLDER_NAME = satisfies(lambda v: v not in ("", ".", "..") and v.isprintable() and "/" not in v,
                         "must be a non-empty printable name without '/' (it names a results "
@@ -131,6 +128,9 @@ class TrainingConfig(Section):
                                                    "must be >= 0 (0 = once per epoch)"))
     divergence_factor: float = parameter(1000.0, satisfies(lambda v: v > 1, "must be > 1"))
     dtype: str = parameter("float64", one_of("float64", "float32"))
+    trainer: str = parameter("gradient", one_of("gradient", "conntra"))   # sims/conntra.py
+    modules: int = parameter(1, positive)     # K > 1: decoupled modules, sims/dtrp.py
+    weight_prediction: bool = True            # of the decoupled modules
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ Names accepted by :func:`load_dataset`:
 ``digits``
     scikit-learn's bundled 8x8 digits (1797 samples, 64 features), scaled to
     [0, 1], with a fixed stratified train/test split.
+``iris``
+    scikit-learn's bundled Iris flowers (150 samples, 4 features, 3 classes), each
+    feature scaled to [0, 1] by its range over all samples, same kind of split.
 ``teacher``
     teacher-student regression: targets are the outputs of a random network.
 ``mnist``, ``fashion-mnist``
@@ -33,7 +36,7 @@ from ..models.params import ParameterError
 
 __all__ = ["DATASET_NAMES", "Dataset", "DataError", "load_dataset", "read_idx"]
 
-DATASET_NAMES = ("digits", "teacher", "mnist", "fashion-mnist", "cifar10")
+DATASET_NAMES = ("digits", "iris", "teacher", "mnist", "fashion-mnist", "cifar10")
 
 TEACHER_TRANSFERS = ("linear", "tanh", "sigmoid", "relu")
 
@@ -142,7 +145,7 @@ def load_dataset(
     Parameters
     ----------
     name : str
-        One of ``"digits"``, ``"teacher"``, ``"mnist"``, ``"fashion-mnist"``,
+        One of ``"digits"``, ``"iris"``, ``"teacher"``, ``"mnist"``, ``"fashion-mnist"``,
         ``"cifar10"``.
     path : str or os.PathLike
         Folder holding the files (``mnist``, ``fashion-mnist``, ``cifar10``).
@@ -154,7 +157,7 @@ def load_dataset(
         order; 0 keeps all. For ``teacher`` they are the numbers generated
         (0 means 1000 and 200).
     test_fraction : float
-        Fraction of ``digits`` held out for testing.
+        Fraction of ``digits`` or ``iris`` held out for testing.
     teacher_sizes : sequence of int
         Teacher layer sizes, input first, output last.
     teacher_transfer : str
@@ -175,8 +178,8 @@ def load_dataset(
     """
     if n_train < 0 or n_test < 0:
         raise ValueError(f"n_train and n_test must be >= 0, got {n_train} and {n_test}")
-    if name == "digits":
-        data = _load_digits(test_fraction)
+    if name in ("digits", "iris"):
+        data = _load_bundled(name, test_fraction)
     elif name == "teacher":
         return _make_teacher(
             seed, n_train or 1000, n_test or 200, tuple(teacher_sizes), teacher_transfer, teacher_noise
@@ -234,23 +237,27 @@ def read_idx(file: str | os.PathLike) -> np.ndarray:
 # --- digits and teacher ----------------------------------------------------
 
 
-def _load_digits(test_fraction: float) -> Dataset:
-    """sklearn digits / 16, stratified split with a fixed ``random_state``."""
-    from sklearn.datasets import load_digits  # imported here: sklearn is slow to import
+def _load_bundled(name: str, test_fraction: float) -> Dataset:
+    """scikit-learn's digits (pixels / 16) or Iris (each feature over its range), split
+    stratified with a fixed ``random_state``."""
+    from sklearn import datasets  # imported here: sklearn is slow to import
     from sklearn.model_selection import train_test_split
 
-    x, labels = load_digits(return_X_y=True)
-    n, classes = len(labels), 10
+    x, labels = (datasets.load_digits if name == "digits" else datasets.load_iris)(
+        return_X_y=True)
+    x = x / 16.0 if name == "digits" else (x - x.min(axis=0)) / np.ptp(x, axis=0)
+    n, classes = len(labels), int(labels.max()) + 1
     n_test = math.ceil(test_fraction * n)
     if not classes <= n_test <= n - classes:
         raise ParameterError(f"data.test_fraction: {test_fraction:g} leaves {n_test} of the {n} "
-                          f"digits for testing and {n - n_test} for training; a stratified "
-                          f"split needs at least one per class ({classes}) on each side: use "
-                          f"{classes / n:.4f} to {1 - classes / n:.4f}")
+                          f"{name} samples for testing and {n - n_test} for training; a "
+                          f"stratified split needs at least one per class ({classes}) on each "
+                          f"side: use {classes / n:.4f} to {1 - classes / n:.4f}")
     x_train, x_test, l_train, l_test = train_test_split(
-        x / 16.0, labels, test_size=test_fraction, random_state=DIGITS_SPLIT_STATE, stratify=labels
+        x, labels, test_size=test_fraction, random_state=DIGITS_SPLIT_STATE, stratify=labels
     )
-    return Dataset("digits", x_train, _one_hot(l_train, 10), x_test, _one_hot(l_test, 10), 10)
+    return Dataset(name, x_train, _one_hot(l_train, classes), x_test, _one_hot(l_test, classes),
+                   classes)
 
 
 def _make_teacher(

@@ -91,6 +91,10 @@ class MatrixEngine:
         The precision of weights and arithmetic; inputs are cast to it.
     """
 
+    #: Whether errors reach the hidden layers through a feedback pathway whose alignment the
+    #: run measures (a trainer without one, e.g. CoNNTrA's search, says False).
+    has_feedback = True
+
     def __init__(self, net: Network, rule: Rule, hidden: Transfer, output: Transfer, loss, *,
                  lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, mirror_scheme: str = "alternating",
@@ -131,6 +135,16 @@ class MatrixEngine:
         self._forward_decay, self._engaged_decay = rule.forward_decay, rule.engaged_decay
         self._chain_rule = type(rule).hidden_error is Rule.hidden_error
         self._mirror_rates = rule.mirror_rates()
+
+    @property
+    def parameter_count(self) -> int:
+        """Learning parameters of the forward network (weights and biases)."""
+        return sum(W.size + b.size for W, b in zip(self.net.W, self.net.b))
+
+    @property
+    def parameter_bits(self) -> int:
+        """Bits that hold one forward parameter (the float's size here)."""
+        return 8 * self.dtype.itemsize
 
     # --- the two passes ---------------------------------------------------------------
 

@@ -332,6 +332,19 @@ def test_digits_stratified(digits):
     np.testing.assert_allclose(test_counts / (train_counts + test_counts), 0.25, atol=0.02)
 
 
+def test_iris_is_scaled_per_feature_and_split_by_class():
+    iris = load_dataset("iris", seed=7)
+    assert (len(iris.x_train), len(iris.x_test)) == (112, 38)   # ceil(0.25 * 150)
+    assert iris.n_in == 4 and iris.n_classes == 3
+    both = np.vstack([iris.x_train, iris.x_test])
+    np.testing.assert_array_equal(both.min(axis=0), 0.0)
+    np.testing.assert_array_equal(both.max(axis=0), 1.0)
+    np.testing.assert_array_equal(iris.y_test.sum(0), [13, 13, 12])       # 50 per class
+    np.testing.assert_array_equal(load_dataset("iris").x_test, iris.x_test)
+    with pytest.raises(ValueError, match="data.test_fraction: 0.01 leaves 2 of the 150 iris"):
+        load_dataset("iris", test_fraction=0.01)
+
+
 def test_digits_split_independent_of_seed(digits):
     other = load_dataset("digits", seed=123)
     np.testing.assert_array_equal(digits.x_train, other.x_train)
@@ -421,7 +434,7 @@ def test_teacher_bad_arguments():
 
 
 def test_unknown_name_lists_allowed():
-    with pytest.raises(ValueError, match="digits, teacher, mnist, fashion-mnist, cifar10") as info:
+    with pytest.raises(ValueError, match="digits, iris, teacher, mnist, fashion-mnist, cifar10") as info:
         load_dataset("imagenet")
     assert not isinstance(info.value, DataError)
     assert "imagenet" in str(info.value)

@@ -17,8 +17,10 @@ Array = np.ndarray
 
 PROBE_BATCH = 256  # training samples on which delta angles are measured
 #: What ``final`` repeats of the last checkpoint.
-FINAL_KEYS = ("test_accuracy", "test_loss", "weight_angle_deg", "weight_angle_floor_deg",
-              "delta_angle_deg", "sign_concordance", "norm_ratio")
+#: Per-layer measures of the feedback pathway (None where a trainer has none).
+ALIGNMENT_KEYS = ("weight_angle_deg", "weight_angle_floor_deg", "delta_angle_deg",
+                  "sign_concordance", "norm_ratio")
+FINAL_KEYS = ("test_accuracy", "test_loss", *ALIGNMENT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,7 @@ def checkpoint(engine: MatrixEngine, data: Dataset, step: int, epoch: float,
     net_inputs, _ = engine.forward(probe_x)
     test_inputs, _ = engine.forward(data.x_test)
     test_output = engine.loss.predict(test_inputs[-1])
-    return {
-        "step": step,
-        "epoch": epoch,
+    alignment = {
         "weight_angle_deg": M.weight_angles(W, B),
         # the least angle(B_l, W_l^T) synapses delivering feedback_levels values can reach
         "weight_angle_floor_deg": [M.levels_floor_deg(w.T, engine.constraints.levels)
@@ -88,6 +88,11 @@ def checkpoint(engine: MatrixEngine, data: Dataset, step: int, epoch: float,
                                           engine.backprop_deltas(net_inputs, probe_y)),
         "sign_concordance": M.sign_concordances(W, B),
         "norm_ratio": M.norm_ratios(W, B),
+    } if engine.has_feedback else dict.fromkeys(ALIGNMENT_KEYS)   # no feedback to align
+    return {
+        "step": step,
+        "epoch": epoch,
+        **alignment,
         "train_loss": train_loss,
         "test_loss": engine.loss.value(test_inputs[-1], data.y_test),
         "test_accuracy": (M.accuracy(test_output, data.y_test) if data.is_classification

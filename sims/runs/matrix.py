@@ -12,25 +12,70 @@ from ...models.losses import get_loss
 from ...models.schedule import ENGAGED, draw_mirror_noise, phase_plan, steps_per_epoch
 from ...models.transfer import get_transfer
 from .. import results
-from ..config import Config, to_toml
+from ..config import Config, ConfigError, to_toml
+from ..conntra import ConntraEngine, ternary_network
 from ..data import Dataset
+from ..dtrp import DecoupledEngine, module_layers
 from ..matrix_engine import DivergenceError, MatrixEngine, init_network
 from .common import (DivergenceWatch, Streams, check_memory, check_fit, checkpoint,
                      draw_figures, final_of, load_config_data)
 
 
 def build_engine(config: Config, rng: np.random.Generator) -> MatrixEngine:
-    """A :class:`MatrixEngine` with freshly initialised weights, as ``config`` says."""
+    """A :class:`MatrixEngine` with freshly initialised weights, as ``config`` says: the
+    rule's, or the ``training.trainer`` CoNNTrA's, or backprop in ``training.modules``
+    decoupled modules."""
+    training, network = config.training, config.network
+    transfers = (get_transfer(network.transfer), get_transfer(network.output_transfer),
+                 get_loss(network.loss, network.output_transfer))
+    check_trainer(config)
+    if training.trainer == "conntra":
+        return ConntraEngine(*ternary_network(network.sizes, rng), *transfers, rng=rng,
+                             batch_size=training.batch_size)
     rule, constraints = config.rule.selected, config.constraints.feedback()
-    net = init_network(config.network.sizes, rule, rng, config.network.init_gain, constraints)
-    return MatrixEngine(
-        net, rule, get_transfer(config.network.transfer),
-        get_transfer(config.network.output_transfer),
-        get_loss(config.network.loss, config.network.output_transfer),
-        lr=config.training.lr, momentum=config.training.momentum,
-        weight_decay=config.training.weight_decay, batch_size=config.training.batch_size,
-        mirror_scheme=config.schedule.mirror_scheme,
-        constraints=constraints, dtype=config.training.dtype)
+    net = init_network(network.sizes, rule, rng, network.init_gain, constraints)
+    options = dict(lr=training.lr, momentum=training.momentum,
+                   weight_decay=training.weight_decay, batch_size=training.batch_size,
+                   dtype=training.dtype)
+    if training.modules > 1:
+        return DecoupledEngine(net, *transfers, modules=training.modules,
+                               weight_prediction=training.weight_prediction, **options)
+    return MatrixEngine(net, rule, *transfers, mirror_scheme=config.schedule.mirror_scheme,
+                        constraints=constraints, **options)
+
+
+def check_trainer(config: Config) -> None:
+    """What ``training.trainer`` and ``training.modules`` can be combined with."""
+    training = config.training
+    rule_free = ("trainer = \"conntra\" searches ternary weights with no feedback rule"
+                 if training.trainer == "conntra" else
+                 "modules > 1 backpropagates inside each module (DTRP)"
+                 if training.modules > 1 else None)
+    if rule_free is None:
+        return
+    if config.experiment.engine != "matrix":
+        raise ConfigError(f"experiment.engine: {rule_free}: the matrix engine only "
+                          f"(got {config.experiment.engine!r})")
+    if training.trainer == "conntra" and training.modules > 1:
+        raise ConfigError("training.modules: must be 1 with trainer = \"conntra\"")
+    if config.rule.name != "bp":
+        raise ConfigError(f"rule.name: {rule_free}; set rule.name = \"bp\" (got "
+                          f"{config.rule.name!r})")
+    if training.trainer == "conntra" and (training.momentum or training.weight_decay):
+        raise ConfigError("training.momentum, training.weight_decay: CoNNTrA takes no "
+                          "gradient steps; leave them 0")
+    module_layers(len(config.network.sizes) - 1, training.modules)
+
+
+def method_name(config: Config) -> str:
+    """What trains the network: ``conntra``, ``dtrp-k3`` (``-nopred`` without weight
+    prediction), or the rule's name."""
+    training = config.training
+    if training.trainer == "conntra":
+        return "conntra"
+    if training.modules > 1:
+        return f"dtrp-k{training.modules}" + ("" if training.weight_prediction else "-nopred")
+    return config.rule.name
 
 
 def mirror_batch_size(config: Config) -> int:
@@ -68,7 +113,7 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
         results.begin(folder, to_toml(config), metrics)
     losses, step, started = [], 0, time.perf_counter()
     bar = tqdm(total=config.training.epochs * per_epoch, disable=not progress, unit="batch",
-               desc=f"{config.rule.name} seed {config.experiment.seed}")
+               desc=f"{method_name(config)} seed {config.experiment.seed}")
     noise, mirror_size, sizes = engine.rule.mirror_noise, mirror_batch_size(config), \
         engine.net.sizes
     engaged_step, limit, total = engine.engaged_step, watch.loss_limit, bar.total
@@ -107,6 +152,11 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
     finally:
         bar.close()
     metrics["wall_time_s"] = time.perf_counter() - started
+    metrics["parameter_memory"] = {"parameters": engine.parameter_count,
+                                   "bits_per_parameter": engine.parameter_bits,
+                                   "bytes": engine.parameter_count * engine.parameter_bits / 8}
+    if isinstance(engine, DecoupledEngine):
+        metrics["modules"] = engine.memory(batch)
     metrics["final"] = final_of(metrics["history"][-1])
     if folder is not None:
         results.finish(folder, metrics, {"arrays.npz": _arrays(engine)},
@@ -117,7 +167,7 @@ def run_matrix(config: Config, out_dir: str | Path | None = None, *, progress: b
 
 def new_metrics(config: Config, data: Dataset) -> dict:
     """``metrics.json`` of a run that has not started (``complete`` false, empty history)."""
-    return {"name": config.experiment.name, "rule": config.rule.name, "engine": "matrix",
+    return {"name": config.experiment.name, "rule": method_name(config), "engine": "matrix",
             "device": "cpu (numpy)", "seed": config.experiment.seed, "data": data.name,
             "sizes": list(config.network.sizes), "versions": results.versions(),
             "config_sha256": results.config_digest(to_toml(config)),
