@@ -112,6 +112,21 @@ def weight_angles(W_list: Sequence[np.ndarray], B_list: Sequence[np.ndarray]) ->
     return [angle_deg(B, W.T) for W, B in _layer_pairs(W_list, B_list)]
 
 
+def best_ternary(target: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ternary array ``T`` (values -1, 0, 1; ``target``'s shape) and scale ``s`` that make
+    ``s T`` the closest to ``target`` in angle and then in distance: ``sign`` on the ``m``
+    largest ``|target|`` entries for the ``m`` that maximises ``sum of those |entries| /
+    sqrt(m)``, and ``s`` their mean ``|entry|``."""
+    v = np.abs(np.ravel(target).astype(float))
+    order = np.argsort(v)[::-1]
+    cosines = np.cumsum(v[order]) / np.sqrt(np.arange(1, v.size + 1))
+    m = int(np.argmax(cosines)) + 1
+    kept = np.zeros(v.size, dtype=bool)
+    kept[order[:m]] = True
+    T = (np.sign(np.ravel(target)) * kept).astype(np.int8).reshape(np.shape(target))
+    return T, float(v[kept].mean())
+
+
 def levels_floor_deg(target: np.ndarray, levels: int) -> float:
     """The smallest angle between ``target`` and any array of ``levels`` equally spaced values
     symmetric about 0 (``{-k q, ..., k q}``, ``k = (levels - 1) / 2``, any scale ``q > 0``):
@@ -142,9 +157,7 @@ def levels_floor_deg(target: np.ndarray, levels: int) -> float:
     if norm == 0:
         return 0.0
     if levels == 3:
-        top = np.sort(v)[::-1]
-        cosines = np.cumsum(top) / (np.sqrt(np.arange(1, v.size + 1)) * norm)
-        return float(np.degrees(np.arccos(min(1.0, cosines.max()))))
+        return angle_deg(best_ternary(target)[0], target)
     k = (levels - 1) // 2
     best = 0.0
     for q in v.max() / k * np.linspace(0.02, 1.0, 256):

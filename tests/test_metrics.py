@@ -223,3 +223,12 @@ def test_ternary_floor_of_large_gaussian_and_uniform_targets_meets_theory():
     assert M.levels_floor_deg(np.sign(rng.normal(size=50)), 3) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="levels"):
         M.levels_floor_deg(rng.normal(size=5), 4)
+
+
+def test_best_ternary_is_the_floor_and_its_scale_is_the_least_squares_one():
+    target = np.random.default_rng(3).normal(size=(6, 5))
+    T, s = M.best_ternary(target)
+    assert T.shape == target.shape and set(np.unique(T)) <= {-1, 0, 1}
+    assert M.angle_deg(T, target) == pytest.approx(M.levels_floor_deg(target, 3), abs=1e-12)
+    # for fixed T the distance |s T - target| is least at s = <T, target> / |T|^2
+    assert s == pytest.approx(np.sum(T * target) / np.sum(T * T))
