@@ -20,8 +20,10 @@ class SpikingSpec:
 
     A signed value ``v`` (a rate ``phi(a)``, an error ``delta``, a noise draw) is
     carried by neurons firing at ``baseline + gain * v`` (Poisson neurons: exactly, clipped
-    at 0; LIF neurons: the tangent at v = 0 of their f-I curve) and read by their targets
-    as ``(trace - baseline) / gain``.
+    at 0 and at one pooled spike per time step, ``1 / (pool * dt)`` per neuron, 100 Hz for
+    pools of 20 at 0.5 ms; LIF neurons: the tangent at v = 0 of their f-I curve, which
+    compresses values below about -0.5 and above +1, see docs/spiking.md) and read by their
+    targets as ``(trace - baseline) / gain``.
 
     Attributes
     ----------
