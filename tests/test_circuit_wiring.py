@@ -58,6 +58,8 @@ def built(rule: str, data):
     ({"schedule.mirror_batch_size": 16}, "schedule.mirror_batch_size: must be 0 or 1"),
     ({"constraints.feedback_levels": 3}, "constraints.feedback_levels: not in circuits"),
     ({"rule.name": "ss", "constraints.feedback_dale": True}, "constraints.feedback_dale"),
+    ({"training.trainer": "conntra"}, "training.trainer: a circuit learns by its rule's"),
+    ({"training.modules": 2}, "training.modules: a circuit learns by its rule's"),
 ])
 def test_config_a_circuit_cannot_run_is_rejected_naming_the_field(overrides, message):
     with pytest.raises(ConfigError, match=message):

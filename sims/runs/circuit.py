@@ -185,6 +185,11 @@ def spec_from_config(config) -> CircuitSpec:
     wired; ``feedback_levels`` is not (see the error it raises).
     """
     training, schedule, circuit = config.training, config.schedule, config.circuit
+    for where, value, ok in (("training.trainer", training.trainer, training.trainer == "gradient"),
+                             ("training.modules", training.modules, training.modules == 1)):
+        if not ok:
+            raise ConfigError(f"{where}: a circuit learns by its rule's plasticity; "
+                              f"{where} = {value!r} is a trainer of the matrix engine")
     for where, value, ok, allowed in (
             ("training.batch_size", training.batch_size, training.batch_size == 1, "must be 1"),
             ("training.momentum", training.momentum, training.momentum == 0, "must be 0"),
