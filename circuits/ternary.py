@@ -49,17 +49,12 @@ import numpy as np
 from brian2 import (Clock, Equations, Network, NeuronGroup, Quantity, StateMonitor, Synapses,
                     TimedArray, ms)
 
+from ..models.constraints import BITS_PER_TERNARY, TERNARY_VALUES
 from ..models.transfer import Transfer, get_transfer
 from . import equations as E
 from .base import dense_synapses, dense_values, weight_matrix
 
 Array = np.ndarray
-
-#: The values a ternary weight or bias may take.
-TERNARY_VALUES = (-1, 0, 1)
-
-#: Bits that hold one ternary value (three states need two bits).
-BITS_PER_TERNARY = 2
 
 #: Time step of the circuit. The circuit has no dynamics (instantaneous neurons), so the
 #: value changes nothing but the times at which the presentations happen.

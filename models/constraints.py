@@ -32,6 +32,11 @@ import numpy as np
 
 Array = np.ndarray
 
+#: The values a ternary weight or bias may take.
+TERNARY_VALUES = (-1, 0, 1)
+#: Bits that hold one ternary value (three states need two bits).
+BITS_PER_TERNARY = 2
+
 
 def dale_signs(rng: np.random.Generator, n_neurons: int, excitatory_fraction: float) -> Array:
     """Fixed signs (+1 excitatory, -1 inhibitory) of ``n_neurons`` feedback neurons.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..circuits.ternary import BITS_PER_TERNARY, TERNARY_VALUES, TernaryNetwork
+from ..models.constraints import BITS_PER_TERNARY, TERNARY_VALUES
 from ..models.rules import Backprop
 from .matrix_engine import MatrixEngine, Network
 
@@ -62,9 +62,13 @@ class ConntraEngine(MatrixEngine):
 
     parameter_bits = BITS_PER_TERNARY
 
-    def ternary_network(self) -> TernaryNetwork:
+    def ternary_network(self):
         """The network as it stands, as a :class:`~mirrorlab.circuits.ternary.TernaryNetwork`
         (scales 1), which runs as a Brian2 circuit with ternary synapses."""
+        # imported here: Brian2 cannot be imported in a Dask worker's thread, where matrix
+        # runs of sweeps execute
+        from ..circuits.ternary import TernaryNetwork
+
         return TernaryNetwork([T.copy() for T in self.ternary_weights],
                               [t.copy() for t in self.ternary_biases],
                               [1.0] * len(self.ternary_weights), self.transfers[0].name,

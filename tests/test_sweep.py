@@ -192,6 +192,15 @@ def test_cli_imports_dask_only_when_needed():
     assert out.stdout.strip() == "False"
 
 
+def test_matrix_runs_do_not_import_brian2():
+    """Sweeps run matrix runs in Dask worker threads, where importing Brian2 fails (it sets
+    a signal handler): the matrix engine and its trainers must not import it."""
+    code = ("import sys, mirrorlab.sims.runs.matrix, mirrorlab.sims.conntra, "
+            "mirrorlab.sims.dtrp; print('brian2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_missing_dask_says_how_to_install(files, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)       # import now fails
     assert main(["sweep", str(files / "sweep.toml"), "--out", str(files / "out")]) == 2
