@@ -18,7 +18,6 @@ from brian2 import Hz, ms, second
 
 from .base import Circuit, weight_matrix
 from .monitors import activity_samples, weight_snapshots
-from ..models.neurons import PRESENTATION_PARTS
 
 Array = np.ndarray
 
@@ -224,7 +223,8 @@ def spiking_readout(circuit: Circuit, monitors: list, n_presentations: int, init
     T_ms = float(spec.presentation_time / ms)
     taus = {name: float(getattr(spiking, name) / ms)
             for name in ("tau_syn", "tau_trace", "tau_mean")}
-    quiet_ms = T_ms / PRESENTATION_PARTS
+    parts = spiking.parts
+    quiet_ms = T_ms / parts
     carried = math.exp(-quiet_ms / taus["tau_syn"])
     numbers = {"neuron": spec.neuron, "presentation_ms": T_ms, "dt_ms": float(spec.dt / ms),
                **{f"{name}_ms": value for name, value in taus.items()},
@@ -235,7 +235,7 @@ def spiking_readout(circuit: Circuit, monitors: list, n_presentations: int, init
                "settling": "n/a: Poisson neurons have no steady state to settle to; their rate "
                "follows the input at once and readers decode it through exponential filters. "
                f"Plasticity is off in the first {quiet_ms:g} ms of each presentation "
-               f"(1/{PRESENTATION_PARTS}), when a tau_syn filter still holds "
+               f"(1/{parts}), when a tau_syn filter still holds "
                f"exp(-{quiet_ms:g}/{taus['tau_syn']:g}) = {carried:.2g} of the previous one"}
     series = relative_update_series(history)
     updates = {name: float(np.max(values)) if values.size else 0.0
@@ -246,7 +246,7 @@ def spiking_readout(circuit: Circuit, monitors: list, n_presentations: int, init
                                    for name, values in series.items()},
         "relative_update_from": "weight snapshots at every presentation boundary (measured, "
         "spike noise included; the median is over the presentations that changed the matrix)"}
-    learning = (PRESENTATION_PARTS - 1) / PRESENTATION_PARTS
+    learning = (parts - 1) / parts
     return Readout(spiking_rates_hz(spikes, spec, n_presentations), "spike counts", None,
                    {"tau_syn": taus["tau_syn"], "tau_trace": taus["tau_trace"]}, numbers, None,
                    updates, update_numbers, decay_time_constants(circuit, learning),

@@ -34,8 +34,8 @@ decoded rate (``r (1 - r)`` for a sigmoid), so that spikes alone pass between po
 
 Plasticity runs at every time step, gated by the presentation (broadcast
 TimedArrays ``engaged_now(t)`` and ``mirror_now(t, layer)``, 0 in the first
-1/:data:`~.spiking_spec.PRESENTATION_PARTS` of every presentation while the traces
-forget the previous one). A rule's per-presentation rates (``lr``, ``decay``) are
+part of every presentation, ``spec.spiking.learning_onset`` long (a quarter by default),
+while the loop settles to the new input). A rule's per-presentation rates (``lr``, ``decay``) are
 spread over the learning part ``T_learn`` of a presentation: ``eta = lr / T_learn``.
 
 - W_l (engaged): ``dw/dt = -eta delta_post r_pre - decay w`` with ``r_pre`` the
@@ -81,7 +81,6 @@ from .base import (Circuit, check_plan, dense_synapses, dense_values, load_prese
 from .monitors import BEFORE_PLASTICITY, weight_monitors
 from .phases import Presentations, presentation_arrays
 from .readout import spiking_readout
-from ..models.neurons import PRESENTATION_PARTS
 from .spiking_units import is_unit, lif_members, membrane_values, relay, unit_model
 
 Array = np.ndarray
@@ -122,7 +121,7 @@ class SpikingCircuit(Circuit):
                     for name, values in cls.schedule_values(spec, plan).items()}
         L = spec.n_layers
         forward = [_forward(spec, l, schedule, clock) for l in range(L + 1)]
-        feedback = [_feedback(spec, l, clock) for l in range(L + 1)]
+        feedback = [_feedback(spec, l, schedule, clock) for l in range(L + 1)]
         target = _target(spec, schedule, clock)
         W = [_projection(spec, forward[l - 1], forward[l], "ff", f"W_{l}", l, schedule, clock)
              for l in range(1, L + 1)]
@@ -149,10 +148,12 @@ class SpikingCircuit(Circuit):
     def schedule_values(cls, spec, plan: Presentations) -> dict[str, Array]:
         """Arrays of the TimedArrays: per presentation (``stimulus``, ``labels``,
         ``drive_gate``, ``noise_gate``, ``noise_values_l``) and per part of a presentation
-        (``engaged_now``, ``mirror_now``: the presentation's gates, 0 in its first part)."""
+        (``engaged_now``, ``mirror_now``: the presentation's gates, 0 in its first part);
+        with ``error_gate = "engaged"`` the output error's gate ``task_gate`` (per presentation)."""
+        task = {"task_gate": plan.engaged} if spec.spiking.error_gate == "engaged" else {}
         return {**presentation_arrays(plan, spec.noise_source == "replay"),
-                "engaged_now": _learning_parts(plan.engaged),
-                "mirror_now": _learning_parts(plan.mirror)}
+                "engaged_now": _learning_parts(plan.engaged, spec.spiking.parts),
+                "mirror_now": _learning_parts(plan.mirror, spec.spiking.parts), **task}
 
     @classmethod
     def draws_random_numbers(cls, spec) -> bool:
@@ -230,25 +231,27 @@ class SpikingCircuit(Circuit):
 
 # --- the schedule ------------------------------------------------------------------------------
 
-#: Gates read at every time step, at a resolution of 1/PRESENTATION_PARTS presentation.
+#: Gates read at every time step, at a resolution of one part of a presentation.
 LEARNING_GATES = ("engaged_now", "mirror_now")
 
 
-def _learning_parts(gates: Array) -> Array:
-    """Each presentation's row repeated PRESENTATION_PARTS times, the first part zeroed."""
-    parts = np.repeat(gates, PRESENTATION_PARTS, axis=0)
-    parts[::PRESENTATION_PARTS] = 0
-    return parts
+def _learning_parts(gates: Array, parts: int) -> Array:
+    """Each presentation's row repeated ``parts`` times, the first part zeroed."""
+    rows = np.repeat(gates, parts, axis=0)
+    rows[::parts] = 0
+    return rows
 
 
 def _array_dt(spec, name: str) -> Quantity:
-    T = spec.presentation_time
-    return T / PRESENTATION_PARTS if name in LEARNING_GATES else T
+    T, onset = spec.presentation_time, spec.spiking.learning_onset
+    if name not in LEARNING_GATES:
+        return T
+    return onset if float(onset) > 0 else T / spec.spiking.parts  # onset: no rounding of T/parts
 
 
 def learning_time(spec) -> Quantity:
     """``T_learn``: the part of a presentation in which plasticity is on."""
-    return spec.presentation_time * (PRESENTATION_PARTS - 1) / PRESENTATION_PARTS
+    return spec.presentation_time * (spec.spiking.parts - 1) / spec.spiking.parts
 
 
 def _target(spec, schedule: dict, clock: Clock) -> NeuronGroup:
@@ -317,9 +320,10 @@ def _inputs(spec, p: str) -> list[str]:
     return blocks + [f"I_{p} = {current} : 1"]
 
 
-def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
+def _feedback(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
     """feedback_l: Poisson neurons carrying the error (feedback_0 does not spike: it trains
-    nothing and only holds the traces that B_1 learns from, and its input)."""
+    nothing and only holds the traces that B_1 learns from, and its input). With
+    ``error_gate = "engaged"`` feedback_L carries its error only in engaged presentations."""
     L = spec.n_layers
     if l == 0:
         parts = [SE.PARTNER_TRACES, SE.SYNAPTIC_TIME, "tau_trace : second (shared, constant)",
@@ -328,8 +332,9 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
         return NeuronGroup(spec.sizes[0], E.code(*parts), method="exact", clock=clock,
                            name="feedback_0", namespace={})
     unit, threshold = unit_model(spec)
+    gated = l == L and spec.spiking.error_gate == "engaged"
     parts = [SE.PARTNER_TRACES, SE.SYNAPTIC_TIME, unit, SE.OWN_TRACE, "delta = own : 1",
-             "v = delta_inf : 1"]
+             "v = task * delta_inf : 1\ntask : 1 (shared)" if gated else "v = delta_inf : 1"]
     if spec.spiking.partner_link == "spikes":   # phi' and the prediction from decoded rates
         if l < L:
             parts += [E.HIDDEN_ERROR, *_inputs(spec, "fb")]
@@ -344,9 +349,13 @@ def _feedback(spec, l: int, clock: Clock) -> NeuronGroup:
         parts += ["a_fwd : 1", E.output_error(spec.loss), SE.LABEL_TRACE]
         terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
                  "y": "y_hat"}  # the label, decoded from the target's spikes
-    return NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
-                       threshold=threshold, reset=SE.OWN_SPIKE, method="exact",
-                       clock=clock, name=f"feedback_{l}", namespace={})
+    group = NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
+                        threshold=threshold, reset=SE.OWN_SPIKE, method="exact", clock=clock,
+                        name=f"feedback_{l}",
+                        namespace={"task_gate": schedule["task_gate"]} if gated else {})
+    if gated:
+        load_presentation(spec, group, "task = task_gate(t)")
+    return group
 
 
 def _start_traces(circuit: SpikingCircuit) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from brian2 import Hz, Quantity, ms
 
 from ..models.lif import LIFNeuron
-from ..models.neurons import check_spiking, presentation_steps
+from ..models.neurons import check_spiking, learning_parts, presentation_steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +63,14 @@ class SpikingSpec:
         population fires its prediction; the output error and ``phi'`` are computed from
         the rate decoded from the partner's spikes, so that they are linear, or nearly,
         in the spike noise instead of a nonlinear function of a noisy ``a``).
+    error_gate : {"none", "engaged"}
+        When the output error units carry the error: in every presentation, or only in
+        engaged ones (in mirror presentations, which have no label, they fire at baseline,
+        so no label-less error is left in the loop when the next engaged one learns).
+    learning_onset : Quantity (ms)
+        Plasticity is off in this first part of every presentation, while the loop settles
+        to the new input (0 ms = a quarter of the presentation); it must divide the
+        presentation into equal parts (the learning gates' time step).
     delay_forward, delay_feedback : Quantity (ms)
         Mean spike transmission delay of the W and of the B synapse groups.
     delay_spread : Quantity (ms)
@@ -82,6 +90,8 @@ class SpikingSpec:
     dale: bool = False
     dale_relay: str = "rate"
     partner_link: str = "net_input"
+    error_gate: str = "none"
+    learning_onset: Quantity = field(default_factory=lambda: 0 * ms)
     delay_forward: Quantity = field(default_factory=lambda: 0 * ms)
     delay_feedback: Quantity = field(default_factory=lambda: 0 * ms)
     delay_spread: Quantity = field(default_factory=lambda: 0 * ms)
@@ -95,17 +105,24 @@ class SpikingSpec:
                 "neurons_per_unit": self.pool, "signed": self.signed,
                 **{f"{name}_ms": float(getattr(self, name) / ms)
                    for name in ("tau_syn", "tau_trace", "tau_mean", "presentation",
-                                "delay_forward", "delay_feedback", "delay_spread")},
+                                "learning_onset", "delay_forward", "delay_feedback", "delay_spread")},
                 "noise_drive": self.noise_drive, "dale_relay": self.dale_relay,
-                "partner_link": self.partner_link}
+                "partner_link": self.partner_link, "error_gate": self.error_gate}
 
     def structure(self) -> tuple:
         """What of these parameters is compiled into a standalone binary (the routes of
         Dale's law and the delays); the rest can change between runs of one build."""
-        return (self.dale, self.dale_relay, self.partner_link, float(self.delay_forward), float(self.delay_feedback),
-                float(self.delay_spread), self.lif.synapses if self.lif else None)
+        return (self.dale, self.dale_relay, self.partner_link, self.error_gate, self.parts,
+                float(self.delay_forward), float(self.delay_feedback), float(self.delay_spread),
+                self.lif.synapses if self.lif else None)
+
+    @property
+    def parts(self) -> int:
+        """Parts of a presentation, plasticity off in the first (``learning_onset``)."""
+        return learning_parts(float(self.presentation / ms), float(self.learning_onset / ms))
 
     def presentation_steps(self, dt: Quantity) -> int:
         """Time steps per presentation: ``presentation / dt``, a whole multiple of
-        :data:`~mirrorlab.models.neurons.PRESENTATION_PARTS`."""
-        return presentation_steps(float(self.presentation / ms), float(dt / ms))
+        :attr:`parts`."""
+        return presentation_steps(float(self.presentation / ms), float(dt / ms),
+                                  float(self.learning_onset / ms))

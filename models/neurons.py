@@ -7,6 +7,8 @@ rates. Spiking kinds carry it as spikes around a baseline rate
 (``poisson``: pools of Poisson neurons; ``lif``: pools of leaky integrate-and-fire
 neurons, :mod:`mirrorlab.models.lif`).
 """
+import math
+
 from .params import non_negative, one_of, positive, require, satisfies
 
 RATE_KINDS = ("instantaneous", "rate")
@@ -33,8 +35,13 @@ DALE_RELAYS = ("rate", "copy")
 #: output error and phi' are computed from the rate decoded from those spikes).
 PARTNER_LINKS = ("net_input", "spikes")
 
-#: A spiking presentation is split into this many parts; plasticity is off in the first
-#: one, while the traces forget the previous presentation.
+#: When a spiking circuit's output error units carry the error: in every presentation
+#: ("none": mirror presentations have no label, so the error is the prediction itself), or
+#: only in engaged presentations, the label's ("engaged": at baseline in mirror ones).
+ERROR_GATES = ("none", "engaged")
+
+#: A spiking presentation is split into this many parts, unless ``learning_onset_ms`` sets
+#: the part; plasticity is off in the first one, while the loop settles to the new input.
 PRESENTATION_PARTS = 4
 
 #: What each parameter of spiking neurons accepts, in the config's units (``[circuit]``:
@@ -52,6 +59,8 @@ SPIKING_PARAMETERS = {
     "noise_drive": (non_negative,),
     "dale_relay": (one_of(*DALE_RELAYS),),
     "partner_link": (one_of(*PARTNER_LINKS),),
+    "error_gate": (one_of(*ERROR_GATES),),
+    "learning_onset_ms": (non_negative,),
     "delay_forward_ms": (non_negative,),
     "delay_feedback_ms": (non_negative,),
     "delay_spread_ms": (non_negative,),
@@ -79,11 +88,26 @@ def check_spiking(values: dict, neuron: str, where: str = "circuit") -> None:
             "spike arrives, not when it left", neuron)
 
 
-def presentation_steps(presentation_ms: float, dt_ms: float, where: str = "circuit") -> int:
+def learning_parts(presentation_ms: float, learning_onset_ms: float,
+                   where: str = "circuit") -> int:
+    """Parts of a spiking presentation, plasticity off in the first: ``presentation /
+    learning_onset`` (a whole number >= 2), or :data:`PRESENTATION_PARTS` for onset 0."""
+    if learning_onset_ms == 0:
+        return PRESENTATION_PARTS
+    parts = int(round(presentation_ms / learning_onset_ms))
+    require(parts >= 2 and math.isclose(parts * learning_onset_ms, presentation_ms),
+            f"{where}.learning_onset_ms", f"must divide presentation_ms ({presentation_ms:g}) "
+            "into two or more equal parts (0 = a quarter of it)", learning_onset_ms)
+    return parts
+
+
+def presentation_steps(presentation_ms: float, dt_ms: float, learning_onset_ms: float = 0.0,
+                       where: str = "circuit") -> int:
     """Time steps of a spiking presentation: ``presentation / dt``, which must be a positive
-    whole multiple of :data:`PRESENTATION_PARTS`."""
+    whole multiple of its parts (:func:`learning_parts`)."""
+    parts = learning_parts(presentation_ms, learning_onset_ms, where)
     steps = int(round(presentation_ms / dt_ms))
-    require(steps % PRESENTATION_PARTS == 0 and steps > 0, f"{where}.presentation_ms",
-            f"must be a positive multiple of {PRESENTATION_PARTS} time steps (dt = {dt_ms:g} "
-            "ms)", presentation_ms)
+    require(steps % parts == 0 and steps > 0, f"{where}.presentation_ms",
+            f"must be a positive multiple of {parts} time steps (dt = {dt_ms:g} ms)",
+            presentation_ms)
     return steps

@@ -44,11 +44,6 @@ ENGINES = ("matrix", "circuit")
 ConfigError = ParameterError
 
 
-def _sizes(minimum: int) -> Any:
-    return satisfies(lambda v: len(v) >= minimum and min(v) > 0,
-                     f"must list >= {minimum} sizes, each > 0")
-
-
 LOW_HIGH = satisfies(lambda v: len(v) == 2 and 0 <= v[0] < v[1],
                      "must be [low, high] with 0 <= low < high")
 #: A name that becomes a folder of the results tree.
@@ -85,7 +80,8 @@ class DataConfig(Section):
     n_train: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
     n_test: int = parameter(0, satisfies(lambda v: v >= 0, "must be >= 0 (0 = all)"))
     test_fraction: float = parameter(0.25, satisfies(lambda v: 0 < v < 1, "must be in (0, 1)"))
-    teacher_sizes: list[int] = parameter(lambda: [20, 30, 10], _sizes(2))
+    teacher_sizes: list[int] = parameter(lambda: [20, 30, 10], satisfies(
+        lambda v: len(v) >= 2 and min(v) > 0, "must list >= 2 sizes, each > 0"))
     teacher_transfer: str = parameter("tanh", one_of(*TRANSFERS))
     teacher_noise: float = parameter(0.0, non_negative)
 
@@ -247,6 +243,8 @@ class CircuitConfig(Section):
     rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
     ``"copy"``); ``partner_link``: feedback neurons read their forward partner's net input
     (``"net_input"``) or only its spikes (``"spikes"``, see circuits/spiking.py);
+    ``error_gate``: output error units carry the error always or in engaged presentations only;
+    ``learning_onset_ms``: plasticity starts this far into a presentation (0 = a quarter);
     ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
     uniformly within +- ``delay_spread_ms``.
 
@@ -278,6 +276,8 @@ class CircuitConfig(Section):
     dale: bool = False
     dale_relay: str = parameter("rate", *SPIKING_PARAMETERS["dale_relay"])
     partner_link: str = parameter("net_input", *SPIKING_PARAMETERS["partner_link"])
+    error_gate: str = parameter("none", *SPIKING_PARAMETERS["error_gate"])
+    learning_onset_ms: float = parameter(0.0, *SPIKING_PARAMETERS["learning_onset_ms"])
     delay_forward_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_forward_ms"])
     delay_feedback_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_feedback_ms"])
     delay_spread_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_spread_ms"])
@@ -288,7 +288,7 @@ class CircuitConfig(Section):
         if self.neuron in SPIKING_KINDS:   # the combinations a spiking circuit needs
             check_spiking({name: getattr(self, name) for name in SPIKING_PARAMETERS},
                           self.neuron)
-            presentation_steps(self.presentation_ms, self.dt_ms)
+            presentation_steps(self.presentation_ms, self.dt_ms, self.learning_onset_ms)
 
 
 @dataclass(frozen=True)
