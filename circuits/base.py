@@ -277,10 +277,10 @@ def dense_synapses(source, target, model: str, name: str, namespace: dict, clock
 
 
 def one_to_one(source, target, model: str, name: str, clock: Clock,
-               on_pre: str | None = None) -> Synapses:
+               on_pre: str | None = None, namespace: dict | None = None) -> Synapses:
     """A one-to-one link: neuron i of ``source`` to neuron i of ``target``."""
     synapses = Synapses(source, target, model, on_pre=on_pre, clock=clock, name=name,
-                        namespace={})
+                        namespace=dict(namespace or {}))
     synapses.connect(j="i")
     return synapses
 

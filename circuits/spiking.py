@@ -127,7 +127,7 @@ class SpikingCircuit(Circuit):
              for l in range(1, L + 1)]
         B = [_projection(spec, feedback[l], feedback[l - 1], "fb", f"B_{l}", l, schedule, clock)
              for l in range(1, L + 1)]
-        links = _links(spec, forward, feedback, target, clock)
+        links = _links(spec, forward, feedback, target, schedule, clock)
         inhibitory = _inhibitory_routes(spec, forward, feedback, schedule, clock) \
             if spec.spiking.dale else {}
         units = [G for G in forward + feedback + [target] + inhibitory.get("populations", [])
@@ -333,7 +333,8 @@ def _feedback(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
                            name="feedback_0", namespace={})
     unit, threshold = unit_model(spec)
     gated = l == L and spec.spiking.error_gate == "engaged"
-    parts = [SE.PARTNER_TRACES, SE.SYNAPTIC_TIME, unit, SE.OWN_TRACE, "delta = own : 1",
+    traces, namespace, _ = _partner_traces(spec, l, schedule)
+    parts = [*traces, SE.SYNAPTIC_TIME, unit, SE.OWN_TRACE, "delta = own : 1",
              "v = task * delta_inf : 1\ntask : 1 (shared)" if gated else "v = delta_inf : 1"]
     if spec.spiking.partner_link == "spikes":   # phi' and the prediction from decoded rates
         if l < L:
@@ -349,13 +350,25 @@ def _feedback(spec, l: int, schedule: dict, clock: Clock) -> NeuronGroup:
         parts += ["a_fwd : 1", E.output_error(spec.loss), SE.LABEL_TRACE]
         terms = {**E.transfer_terms(spec.output_transfer, "a_fwd"),
                  "y": "y_hat"}  # the label, decoded from the target's spikes
+    if gated:
+        namespace["task_gate"] = schedule["task_gate"]
     group = NeuronGroup(spec.sizes[l], Equations(E.code(*parts), **terms),
                         threshold=threshold, reset=SE.OWN_SPIKE, method="exact", clock=clock,
-                        name=f"feedback_{l}",
-                        namespace={"task_gate": schedule["task_gate"]} if gated else {})
+                        name=f"feedback_{l}", namespace=namespace)
     if gated:
         load_presentation(spec, group, "task = task_gate(t)")
     return group
+
+
+def _partner_traces(spec, l: int, schedule: dict) -> tuple[list[str], dict, str]:
+    """(equations, namespace, the partner link's on_pre) of the traces that the feedback
+    population of layer ``l`` (or its relay) keeps of its forward partner's spikes; with
+    ``mean_trace = "mirror"`` the slow one follows the layer's mirror presentations only
+    (feedback_0 has none of its own: its slow trace runs always)."""
+    if spec.spiking.mean_trace == "mirror" and l > 0:
+        return ([SE.MIRROR_MEAN_TRACES, SE.MIRROR_MEAN_GATE],
+                {"mirror_now": schedule["mirror_now"], "layer": l}, SE.MIRROR_MEAN_SPIKE)
+    return [SE.PARTNER_TRACES], {}, SE.PARTNER_SPIKE
 
 
 def _start_traces(circuit: SpikingCircuit) -> None:
@@ -410,15 +423,17 @@ def _set_delays(spec, S: Synapses, mean: Quantity) -> None:
         S.delay = f"({float(mean / ms)!r} + (2 * rand() - 1) * {float(spread / ms)!r}) * ms"
 
 
-def _links(spec, forward, feedback, target, clock) -> list[Synapses]:
+def _links(spec, forward, feedback, target, schedule, clock) -> list[Synapses]:
     """One-to-one links: forward_l's spikes (and, with ``partner_link = "net_input"``, its
     net input) to feedback_l, feedback_l's spikes back to forward_l (the error), the
     target's spikes to feedback_L."""
     L = spec.n_layers
     net_input = SE.NET_INPUT_LINK if spec.spiking.partner_link == "net_input" else ""
-    links = [one_to_one(forward[l], feedback[l], net_input if l > 0 else "",
-                        f"forward_to_feedback_{l}", clock, on_pre=SE.PARTNER_SPIKE)
-             for l in range(L + 1)]
+    links = []
+    for l in range(L + 1):
+        _, namespace, on_partner_spike = _partner_traces(spec, l, schedule)
+        links.append(one_to_one(forward[l], feedback[l], net_input if l > 0 else "",
+                                f"forward_to_feedback_{l}", clock, on_partner_spike, namespace))
     links += [one_to_one(feedback[l], forward[l], "", f"feedback_to_forward_{l}", clock,
                          on_pre=SE.ERROR_SPIKE) for l in range(1, L + 1)]
     links.append(one_to_one(target, feedback[L], "", "target_to_feedback", clock,
@@ -430,18 +445,18 @@ def _inhibitory_routes(spec, forward, feedback, schedule, clock) -> dict:
     """Dale's law: interneurons relaying forward_0..L-1 and feedback_1..L, their inhibitory
     projections, and the links that feed them."""
     L = spec.n_layers
-    fwd_inh = [relay(spec, forward[l], f"forward_inh_{l}", clock, traces=False)
-               for l in range(L)]
-    fb_inh = [relay(spec, feedback[l], f"feedback_inh_{l}", clock, traces=True)
-              for l in range(1, L + 1)]
+    fwd_inh = [relay(spec, forward[l], f"forward_inh_{l}", clock) for l in range(L)]
+    fb_inh = [relay(spec, feedback[l], f"feedback_inh_{l}", clock,
+                    traces=_partner_traces(spec, l, schedule)[:2]) for l in range(1, L + 1)]
     relayed = SE.COPY_SPIKE if spec.spiking.dale_relay == "copy" else SE.ERROR_SPIKE
     links = [one_to_one(forward[l], interneurons, "", f"forward_to_inh_{l}", clock,
                         on_pre=relayed) for l, interneurons in enumerate(fwd_inh)]
     for l, interneurons in zip(range(1, L + 1), fb_inh):
         links.append(one_to_one(feedback[l], interneurons, "", f"feedback_to_inh_{l}", clock,
                                 on_pre=relayed))
+        _, namespace, on_partner_spike = _partner_traces(spec, l, schedule)
         links.append(one_to_one(forward[l], interneurons, "", f"forward_to_feedback_inh_{l}",
-                                clock, on_pre=SE.PARTNER_SPIKE))
+                                clock, on_partner_spike, namespace))
     W_inh = [_projection(spec, fwd_inh[l - 1], forward[l], "ff", f"W_inh_{l}", l, schedule,
                          clock, inhibitory=True) for l in range(1, L + 1)]
     B_inh = [_projection(spec, fb_inh[l - 1], feedback[l - 1], "fb", f"B_inh_{l}", l,

@@ -110,6 +110,13 @@ PARTNER_TRACES = """
 PARTNER_SPIKE = (f"z_fwd_post += {trace_jump('tau_trace_post', 'pool_pre', 'n_spikes_pre')}\n"
                  f"m_fwd_post += {trace_jump('tau_mean_post', 'pool_pre', 'n_spikes_pre')}")
 
+#: ``mean_trace = "mirror"``: the slow trace follows the partner only while ``mean_on``
+#: (the learning part of the layer's mirror presentations) and holds still otherwise, so
+#: it is the mean of the presentations the covariance rule learns from.
+MIRROR_MEAN_TRACES = PARTNER_TRACES.replace("-m_fwd / tau_mean", "-mean_on * m_fwd / tau_mean")
+MIRROR_MEAN_GATE = "mean_on = mirror_now(t, layer) : 1"
+MIRROR_MEAN_SPIKE = PARTNER_SPIKE.replace("m_fwd_post += ", "m_fwd_post += mean_on_post * ")
+
 #: feedback_L: the label decoded from the target population's spikes.
 LABEL_TRACE = """
     dy_tr/dt = -y_tr / tau_syn : Hz

@@ -67,6 +67,10 @@ class SpikingSpec:
         When the output error units carry the error: in every presentation, or only in
         engaged ones (in mirror presentations, which have no label, they fire at baseline,
         so no label-less error is left in the loop when the next engaged one learns).
+    mean_trace : {"always", "mirror"}
+        When the slow trace ``m`` that the covariance rule subtracts follows the forward
+        partner's spikes: always (a running mean over engaged and mirror presentations),
+        or only in the learning part of its layer's mirror presentations.
     learning_onset : Quantity (ms)
         Plasticity is off in this first part of every presentation, while the loop settles
         to the new input (0 ms = a quarter of the presentation); it must divide the
@@ -91,6 +95,7 @@ class SpikingSpec:
     dale_relay: str = "rate"
     partner_link: str = "net_input"
     error_gate: str = "none"
+    mean_trace: str = "always"
     learning_onset: Quantity = field(default_factory=lambda: 0 * ms)
     delay_forward: Quantity = field(default_factory=lambda: 0 * ms)
     delay_feedback: Quantity = field(default_factory=lambda: 0 * ms)
@@ -107,12 +112,14 @@ class SpikingSpec:
                    for name in ("tau_syn", "tau_trace", "tau_mean", "presentation",
                                 "learning_onset", "delay_forward", "delay_feedback", "delay_spread")},
                 "noise_drive": self.noise_drive, "dale_relay": self.dale_relay,
-                "partner_link": self.partner_link, "error_gate": self.error_gate}
+                "partner_link": self.partner_link, "error_gate": self.error_gate,
+                "mean_trace": self.mean_trace}
 
     def structure(self) -> tuple:
         """What of these parameters is compiled into a standalone binary (the routes of
         Dale's law and the delays); the rest can change between runs of one build."""
-        return (self.dale, self.dale_relay, self.partner_link, self.error_gate, self.parts,
+        return (self.dale, self.dale_relay, self.partner_link, self.error_gate, self.mean_trace,
+                self.parts,
                 float(self.delay_forward), float(self.delay_feedback), float(self.delay_spread),
                 self.lif.synapses if self.lif else None)
 

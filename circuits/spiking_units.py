@@ -18,18 +18,20 @@ from ..models.lif import rate_coding
 from . import equations as E
 from . import spiking_equations as SE
 
-def relay(spec, partner: NeuronGroup, name: str, clock: Clock, traces: bool) -> NeuronGroup:
+def relay(spec, partner: NeuronGroup, name: str, clock: Clock,
+          traces: tuple[list[str], dict] = ([], {})) -> NeuronGroup:
     """An inhibitory interneuron population relaying ``partner``'s spikes one-to-one: at
     the rate it decodes from them, or copying them one step later (``dale_relay``);
-    ``traces``: it also sees the spikes of the partner's forward partner (feedback side)."""
+    ``traces``: (equations, namespace) of the traces it keeps of the partner's forward
+    partner's spikes (feedback side)."""
     if spec.spiking.dale_relay == "copy":
         parts, threshold = [SE.COUNTING_UNIT], SE.COUNTING_THRESHOLD
     else:
         unit, threshold = unit_model(spec)
         parts = [SE.RELAY, unit]
-    parts += [SE.OWN_TRACE, SE.SYNAPTIC_TIME] + ([SE.PARTNER_TRACES] if traces else [])
-    relay = NeuronGroup(len(partner), E.code(*parts), threshold=threshold,
-                        reset=SE.OWN_SPIKE, method="exact", clock=clock, name=name, namespace={})
+    parts += [SE.OWN_TRACE, SE.SYNAPTIC_TIME, *traces[0]]
+    relay = NeuronGroup(len(partner), E.code(*parts), threshold=threshold, reset=SE.OWN_SPIKE,
+                        method="exact", clock=clock, name=name, namespace=dict(traces[1]))
     if spec.spiking.dale_relay == "copy":
         issue_counts(relay)
     return relay

@@ -40,6 +40,12 @@ PARTNER_LINKS = ("net_input", "spikes")
 #: only in engaged presentations, the label's ("engaged": at baseline in mirror ones).
 ERROR_GATES = ("none", "engaged")
 
+#: When the weight mirror's covariance rule updates the slow mean ``m`` that it subtracts
+#: from a forward partner's spike trace: always (a running mean over every kind of
+#: presentation), or only in the learning part of its layer's mirror presentations (the
+#: mean of the very presentations it learns from).
+MEAN_TRACES = ("always", "mirror")
+
 #: A spiking presentation is split into this many parts, unless ``learning_onset_ms`` sets
 #: the part; plasticity is off in the first one, while the loop settles to the new input.
 PRESENTATION_PARTS = 4
@@ -61,6 +67,7 @@ SPIKING_PARAMETERS = {
     "partner_link": (one_of(*PARTNER_LINKS),),
     "error_gate": (one_of(*ERROR_GATES),),
     "learning_onset_ms": (non_negative,),
+    "mean_trace": (one_of(*MEAN_TRACES),),
     "delay_forward_ms": (non_negative,),
     "delay_feedback_ms": (non_negative,),
     "delay_spread_ms": (non_negative,),

@@ -39,8 +39,7 @@ from .devices import DEVICE_NAMES
 DATASETS = ("digits", "iris", "teacher", "mnist", "fashion-mnist", "cifar10")
 ENGINES = ("matrix", "circuit")
 
-#: A config field has a wrong name, type or value; the message names it. (The same class
-#: as :class:`mirrorlab.models.params.ParameterError`, which rules raise.)
+#: A config field has a wrong name, type or value, named in the message (rules raise it too).
 ConfigError = ParameterError
 
 
@@ -50,7 +49,6 @@ LOW_HIGH = satisfies(lambda v: len(v) == 2 and 0 <= v[0] < v[1],
 FOLDER_NAME = satisfies(lambda v: v not in ("", ".", "..") and v.isprintable() and "/" not in v,
                         "must be a non-empty printable name without '/' (it names a results "
                         "folder)")
-#: A path: anything the file system takes (no NUL byte).
 PATH = satisfies(lambda v: "\0" not in v, "must not contain a NUL byte")
 
 
@@ -243,8 +241,9 @@ class CircuitConfig(Section):
     rate they decode from their partner, ``"rate"``, or copy its spikes one step later,
     ``"copy"``); ``partner_link``: feedback neurons read their forward partner's net input
     (``"net_input"``) or only its spikes (``"spikes"``, see circuits/spiking.py);
-    ``error_gate``: output error units carry the error always or in engaged presentations only;
-    ``learning_onset_ms``: plasticity starts this far into a presentation (0 = a quarter);
+    ``error_gate`` (output errors always or in engaged presentations only), ``learning_onset_ms``
+    (plasticity starts this far into a presentation; 0 = a quarter), ``mean_trace`` (the
+    covariance rule's slow mean runs always or only in its layer's mirror presentations);
     ``delay_forward_ms``, ``delay_feedback_ms`` spike delays of W and B, drawn
     uniformly within +- ``delay_spread_ms``.
 
@@ -278,6 +277,7 @@ class CircuitConfig(Section):
     partner_link: str = parameter("net_input", *SPIKING_PARAMETERS["partner_link"])
     error_gate: str = parameter("none", *SPIKING_PARAMETERS["error_gate"])
     learning_onset_ms: float = parameter(0.0, *SPIKING_PARAMETERS["learning_onset_ms"])
+    mean_trace: str = parameter("always", *SPIKING_PARAMETERS["mean_trace"])
     delay_forward_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_forward_ms"])
     delay_feedback_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_feedback_ms"])
     delay_spread_ms: float = parameter(0.0, *SPIKING_PARAMETERS["delay_spread_ms"])

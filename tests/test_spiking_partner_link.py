@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from brian2 import StateMonitor, ms
+from brian2 import StateMonitor
 
 import mirrorlab as ml
 from mirrorlab.circuits import equations as E
-from mirrorlab.circuits.spiking import learning_time
 from mirrorlab.models.transfer import TRANSFERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,10 +22,10 @@ def _sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
 
-def _small_digits(partner_link: str, neuron: str = "poisson", error_gate: str = "none"):
+def _small_digits(partner_link: str, neuron: str = "poisson", **circuit):
     return ml.load_config(ROOT / "configs" / "spiking_digits_wm.toml", {
         "circuit.partner_link": partner_link, "circuit.neuron": neuron,
-        "circuit.error_gate": error_gate,
+        **{f"circuit.{name}": value for name, value in circuit.items()},
         "network.sizes": [64, 6, 10], "data.n_train": 4, "training.epochs": 1,
         "schedule.initial_mirror_batches": 1, "circuit.presentation_ms": 20.0,
         "device.name": "runtime"})
@@ -84,62 +83,3 @@ def test_partner_link_is_checked():
         ml.load_config(ROOT / "configs" / "spiking_digits_wm.toml",
                        {"circuit.partner_link": "dendrite"})
 
-
-@pytest.mark.parametrize("error_gate", ["none", "engaged"])
-def test_error_gate_silences_the_output_error_in_mirror_presentations(error_gate):
-    """With ``error_gate = "engaged"`` the output error units carry ``prediction - label``
-    in engaged presentations and rest at baseline (value 0) in mirror presentations, which
-    have no label; without it they carry the prediction itself there."""
-    config = _small_digits("spikes", error_gate=error_gate)
-    built = ml.build_circuit(config)
-    circuit = built.circuit
-    # four samples per presentation, each after that step's presentation load
-    watch = StateMonitor(circuit.feedback[2], ["v", "delta_inf"], record=True, when="end",
-                         dt=config.circuit.presentation_ms / 4 * ms)
-    circuit.network.add(watch)
-    built.run(progress=False)
-    engaged = circuit.presentations.engaged.astype(bool)
-    per_presentation = watch.v.T.reshape(len(engaged), 4, -1)      # (P, parts, units)
-    error = watch.delta_inf.T.reshape(len(engaged), 4, -1)
-    assert engaged.any() and (~engaged).any()
-    np.testing.assert_allclose(per_presentation[engaged], error[engaged], atol=1e-12)
-    mirror = np.abs(per_presentation[~engaged])
-    if error_gate == "engaged":
-        assert mirror.max() == 0
-    else:
-        np.testing.assert_allclose(per_presentation[~engaged], error[~engaged], atol=1e-12)
-        assert mirror.max() > 0.05
-
-
-def test_error_gate_is_checked():
-    with pytest.raises(ml.ConfigError, match="error_gate"):
-        ml.load_config(ROOT / "configs" / "spiking_digits_wm.toml",
-                       {"circuit.error_gate": "sometimes"})
-
-
-@pytest.mark.parametrize("onset_ms, parts", [(0.0, 4), (25.0, 4), (50.0, 2), (10.0, 10)])
-def test_learning_onset_sets_when_plasticity_starts(onset_ms, parts):
-    """Plasticity is off for the first ``learning_onset_ms`` of every presentation (a
-    quarter by default): the learning gates are 0 there and the presentation's gate after."""
-    config = ml.load_config(ROOT / "configs" / "spiking_digits_wm.toml",
-                            {"circuit.learning_onset_ms": onset_ms})
-    built = ml.build_circuit(config.replace(**{"data.n_train": 2, "training.epochs": 1,
-                                               "schedule.initial_mirror_batches": 1,
-                                               "network.sizes": [64, 4, 10],
-                                               "device.name": "runtime"}))
-    circuit = built.circuit
-    assert circuit.spec.spiking.parts == parts
-    gates = circuit.schedule_values(circuit.spec, circuit.presentations)
-    engaged = circuit.presentations.engaged
-    rows = gates["engaged_now"].reshape(len(engaged), parts)
-    np.testing.assert_array_equal(rows[:, 0], 0)
-    np.testing.assert_array_equal(rows[:, 1:], np.repeat(engaged[:, None], parts - 1, axis=1))
-    T = config.circuit.presentation_ms
-    assert float(learning_time(circuit.spec) / ms) == pytest.approx(T * (parts - 1) / parts)
-
-
-@pytest.mark.parametrize("onset_ms", [30.0, 100.0, 70.0])
-def test_learning_onset_must_divide_the_presentation(onset_ms):
-    with pytest.raises(ml.ConfigError, match="learning_onset_ms"):
-        ml.load_config(ROOT / "configs" / "spiking_digits_wm.toml",
-                       {"circuit.learning_onset_ms": onset_ms})

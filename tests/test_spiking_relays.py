@@ -22,7 +22,7 @@ def test_copying_relay_repeats_its_partner_one_step_later(dale_relay):
     partner = NeuronGroup(8, E.code("v = 0 : 1", SE.POISSON_RATE, SE.OWN_TRACE),
                           threshold=SE.POISSON_THRESHOLD, reset=SE.OWN_SPIKE, method="exact",
                           clock=clock, name="partner")
-    relay = S.relay(spec, partner, "partner_inh", clock, traces=False)
+    relay = S.relay(spec, partner, "partner_inh", clock)
     link = Synapses(partner, relay, on_pre=SE.COPY_SPIKE if dale_relay == "copy" else SE.ERROR_SPIKE,
                     clock=clock, name="partner_to_inh")
     link.connect(j="i")

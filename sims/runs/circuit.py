@@ -262,7 +262,7 @@ def _spiking(circuit) -> SpikingSpec | None:
         tau_mean=circuit.tau_mean_ms * ms, presentation=circuit.presentation_ms * ms,
         noise_drive=circuit.noise_drive, dale=circuit.dale, dale_relay=circuit.dale_relay,
         partner_link=circuit.partner_link, error_gate=circuit.error_gate,
-        learning_onset=circuit.learning_onset_ms * ms,
+        learning_onset=circuit.learning_onset_ms * ms, mean_trace=circuit.mean_trace,
         delay_forward=circuit.delay_forward_ms * ms,
         delay_feedback=circuit.delay_feedback_ms * ms, delay_spread=circuit.delay_spread_ms * ms)
 
